@@ -1,0 +1,1 @@
+"""Casewise indexer: tickets and articles -> chunks -> vectors and keywords -> ranked hits."""

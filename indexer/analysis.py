@@ -1,0 +1,69 @@
+"""Keyword analysis for Chinese and English support text.
+
+Error codes, hex codes, model names and version numbers are kept whole (and
+their parts added), Chinese is segmented with jieba in search mode, English
+words are lower-cased; stop words and punctuation are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+_jieba_ready = threading.Lock()
+
+# Codes such as 0x0000011b, E-1023, SL-809, ERP-4031, P3000, 5.7.1, 550.
+CODE = re.compile(
+    r"0x[0-9a-f]+|[a-z]+(?:[-_][a-z0-9]+)*[-_]?\d[a-z0-9]*(?:[-_.][a-z0-9]+)*|\d+(?:\.\d+)+[a-z]?"
+)
+WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]+")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+STOP_WORDS = frozenset(
+    """
+    的 了 是 我 你 他 她 它 们 我们 你们 在 和 与 及 或 也 就 都 而 及其 吗 呢 吧 啊 呀 哦 嗯 么
+    这 那 这个 那个 一个 有 没 没有 不 把 被 给 让 请 请问 怎么 怎么办 如何 为什么 什么 可以 能 会
+    要 还 又 再 很 太 就是 但是 然后 一下 一直 已经 现在 今天 时候 问题 谢谢 您好 你好 麻烦
+    a an the and or of to in on at for with by from is are was were be been it this that these
+    those i we you he she they my our your me us can cannot could would should will do does did
+    not no but if so as than then there here please hi hello thanks thank what how why when which
+    who get got has have had just also any some
+    """.split()
+)
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width to half-width) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _ensure_jieba() -> None:
+    with _jieba_ready:
+        if not jieba.dt.initialized:
+            jieba.initialize()
+
+
+def keyword_terms(text: str) -> list[str]:
+    """Index/query terms of a text, in order, with repeats (term frequency matters)."""
+    _ensure_jieba()
+    text = normalise(text)
+    terms: list[str] = []
+    for match in CODE.finditer(text):
+        code = match.group()
+        terms.append(code)
+        parts = [p for p in re.split(r"[-_.]", code) if len(p) >= 2 and p != code]
+        terms += parts
+    rest = CODE.sub(" ", text)
+    for word in jieba.cut_for_search(rest):
+        if WORD.fullmatch(word) and word not in STOP_WORDS and not (len(word) == 1 and word.isascii()):
+            terms.append(word)
+    return terms
+
+
+def has_cjk(text: str) -> bool:
+    """Whether the text holds Chinese characters."""
+    return CJK.search(text) is not None

@@ -1,0 +1,51 @@
+"""Turn tickets and articles into chunks: the text to embed and the keyword terms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from indexer.analysis import keyword_terms
+from indexer.markdown import sections
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One searchable unit: a whole ticket, or one section of an article."""
+
+    position: int
+    text: str
+    terms: list[str]
+    heading_path: list[str]
+    anchor: str | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+
+
+def ticket_text(ticket: Mapping[str, Any]) -> str:
+    """The problem as the requester told it: what a new ticket is compared with."""
+    return f"{ticket['title']}\n{ticket.get('description') or ''}".strip()
+
+
+def ticket_chunks(ticket: Mapping[str, Any]) -> list[Chunk]:
+    """A resolved ticket is one chunk: its problem text; codes and product help the keyword side."""
+    text = ticket_text(ticket)
+    extra = " ".join([*(ticket.get("error_codes") or []), ticket.get("asset_model") or ""])
+    return [Chunk(position=0, text=text, terms=keyword_terms(f"{text} {extra}"), heading_path=[])]
+
+
+def article_chunks(article: Mapping[str, Any]) -> list[Chunk]:
+    """One chunk per heading section; each carries the article title and its heading path."""
+    title = article["title"]
+    tags = " ".join(article.get("tags") or [])
+    chunks = []
+    for position, section in enumerate(sections(article["body"])):
+        path = [p for p in section.heading_path if p != title]
+        text = "\n".join([" / ".join([title, *path]), section.text])
+        chunks.append(Chunk(
+            position=position, text=text, terms=keyword_terms(f"{text} {tags}"),
+            heading_path=section.heading_path, anchor=section.anchor or None,
+            line_start=section.line_start, line_end=section.line_end,
+        ))
+    return chunks

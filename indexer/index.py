@@ -1,0 +1,173 @@
+"""The search index: FAISS vectors + BM25 keywords, kept equal to the database.
+
+The database is the source of truth; this is a rebuildable cache. On open the
+saved vectors are loaded and caught up, or rebuilt when the manifest disagrees
+with the database or the model.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer import sync
+from indexer.embedder import Embedder
+from indexer.keyword_index import KeywordIndex
+from indexer.vector_store import KINDS, Manifest, VectorStore, load_manifest
+from kb import outbox
+from kb.db import Database
+
+EMBED_BATCH = 64
+Progress = Callable[[int, int], None]  # (done in this step, total) callback
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How far the index is from the database (all zero when healthy)."""
+
+    missing: dict[str, int]
+    extra: dict[str, int]
+    pending_outbox: int
+    manifest_behind: int
+
+    @property
+    def healthy(self) -> bool:
+        """True when nothing is missing, extra or pending."""
+        return not (any(self.missing.values()) or any(self.extra.values())
+                    or self.pending_outbox or self.manifest_behind)
+
+
+class SearchIndex:
+    """Vectors and keywords for tickets and article sections, with a sync lock and a search lock."""
+
+    def __init__(self, database: Database, embedder: Embedder, folder: Path) -> None:
+        self.database = database
+        self.embedder = embedder
+        self.folder = folder
+        self.store = VectorStore(embedder.dim)
+        self.keywords = {kind: KeywordIndex() for kind in KINDS}
+        self.search_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self.rebuilt_reason: str | None = None
+
+    @classmethod
+    def open(cls, database: Database, embedder: Embedder, folder: Path,
+             progress: Progress | None = None) -> SearchIndex:
+        """Load the saved index (or start empty) and bring it level with the database."""
+        index = cls(database, embedder, folder)
+        index._load_saved()
+        index._load_keywords()
+        index.sync(progress)
+        return index
+
+    def _load_saved(self) -> None:
+        loaded = VectorStore.load(self.folder)
+        reason = self._reject_reason(loaded[1] if loaded else None)
+        if loaded and reason is None:
+            self.store = loaded[0]
+        else:
+            self.rebuilt_reason = reason
+
+    def _reject_reason(self, manifest: Manifest | None) -> str | None:
+        if manifest is None:
+            return "no saved index" if load_manifest(self.folder) is None else "saved index unreadable"
+        if manifest.model != self.embedder.name or manifest.dim != self.embedder.dim:
+            return f"model changed ({manifest.model}/{manifest.dim} -> {self.embedder.name}/{self.embedder.dim})"
+        if manifest.database_id != self.database.identity():
+            return "index belongs to another database"
+        if manifest.last_outbox_id > self.database.read(sync.chunked_through):
+            return "index is ahead of the database"
+        return None
+
+    def _load_keywords(self) -> None:
+        for kind in KINDS:
+            rows = self.database.read(
+                lambda db, kind=kind: db.execute("SELECT id, terms FROM chunks WHERE kind = ?", [kind]).fetchall()
+            )
+            self.keywords[kind].add_many((row[0], row[1].split()) for row in rows)
+
+    def sync(self, progress: Progress | None = None) -> int:
+        """Drain the outbox, embed new chunks, drop stale ones, save if anything changed.
+
+        Returns the number of vectors added or removed.
+        """
+        with self._sync_lock, self._file_lock():
+            sync.rechunk_pending(self.database)
+            through = self.database.read(sync.chunked_through)
+            changed = sum(self._reconcile(kind, progress) for kind in KINDS)
+            saved = load_manifest(self.folder)
+            if changed or saved is None or saved.last_outbox_id != through:
+                self.save(through)
+            return changed
+
+    def _reconcile(self, kind: str, progress: Progress | None) -> int:
+        db_ids = self.database.read(lambda db: sync.chunk_ids(db, kind))
+        missing, extra = sync.missing_and_extra(db_ids, self.store.ids(kind).tolist())
+        with self.search_lock:
+            self.store.remove(kind, np.asarray(extra, dtype=np.int64))
+            for chunk_id in self.keywords[kind].ids() - db_ids:
+                self.keywords[kind].remove(chunk_id)
+        for start in range(0, len(missing), EMBED_BATCH * 8):
+            self._add_chunks(kind, missing[start:start + EMBED_BATCH * 8], len(missing), progress)
+        return len(missing) + len(extra)
+
+    def _add_chunks(self, kind: str, ids: list[int], total: int, progress: Progress | None) -> None:
+        rows = self.database.read(lambda db: sync.chunk_texts(db, ids))
+        vectors = self.embedder.encode_documents([text for _, text, _ in rows], batch_size=EMBED_BATCH)
+        with self.search_lock:
+            self.store.add(kind, np.asarray([r[0] for r in rows], dtype=np.int64), vectors)
+            for chunk_id, _, terms in rows:
+                self.keywords[kind].add(chunk_id, terms.split())
+        if progress:
+            progress(len(rows), total)
+
+    def save(self, through: int) -> Manifest:
+        """Save the vectors atomically with a manifest naming the outbox row they include."""
+        manifest = Manifest(model=self.embedder.name, dim=self.embedder.dim, counts={},
+                            last_outbox_id=through, database_id=self.database.identity())
+        with self.search_lock:
+            return self.store.save(self.folder, manifest)
+
+    def drift(self) -> Drift:
+        """Compare the index in memory with the database."""
+        with self.search_lock:
+            held = {kind: self.store.ids(kind).tolist() for kind in KINDS}
+        return compute_drift(self.database, held, self.folder)
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """One syncing process at a time per index folder (server and CLI may both run)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def compute_drift(database: Database, held: dict[str, list[int]], folder: Path) -> Drift:
+    """Missing/extra chunk ids per kind, outbox rows not yet chunked, and how far the saved manifest lags."""
+    missing, extra = {}, {}
+    for kind in KINDS:
+        db_ids = database.read(lambda db, kind=kind: sync.chunk_ids(db, kind))
+        absent, stale = sync.missing_and_extra(db_ids, held[kind])
+        missing[kind], extra[kind] = len(absent), len(stale)
+    through = database.read(sync.chunked_through)
+    last = database.read(outbox.last_id)
+    saved = load_manifest(folder)
+    behind = through - (saved.last_outbox_id if saved else 0)
+    return Drift(missing=missing, extra=extra, pending_outbox=last - through, manifest_behind=max(behind, 0))
+
+
+def verify_saved(database: Database, folder: Path) -> tuple[Drift, Manifest | None]:
+    """Drift between the index saved on disk and the database, without loading the model."""
+    loaded = VectorStore.load(folder)
+    held = {kind: (loaded[0].ids(kind).tolist() if loaded else []) for kind in KINDS}
+    return compute_drift(database, held, folder), (loaded[1] if loaded else None)

@@ -1,0 +1,157 @@
+"""The suggestion query: dense + keyword candidates, fused, filtered, grouped, explained."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from indexer.analysis import CODE, keyword_terms, normalise
+from indexer.fusion import ranked, reciprocal_rank_fusion
+from indexer.highlight import make_snippet
+from indexer.index import SearchIndex
+from kb.articles import visible_articles_by_id
+from kb.tickets import indexable_tickets_by_id
+from kb.visibility import Viewer
+
+# Weights of the ranked lists in reciprocal-rank fusion. `codes` ranks chunks that
+# contain the exact error codes / model numbers of the query, so those rank high.
+FUSION_WEIGHTS = {"dense": 1.0, "keyword": 1.0, "codes": 2.0}
+MIN_CANDIDATES = 50
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One suggested ticket or article, with why it matched."""
+
+    kind: str
+    entity_id: int
+    chunk_id: int
+    score: float
+    similarity: float | None
+    snippet: str
+    snippet_html: str
+    matched_terms: list[str]
+    entity: dict[str, Any]
+    heading_path: list[str] = field(default_factory=list)
+    anchor: str | None = None
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """Similar resolved cases and best-matching article sections."""
+
+    cases: list[Hit]
+    articles: list[Hit]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query analysed once: its vector, keyword terms and exact codes."""
+
+    text: str
+    vector: np.ndarray
+    terms: list[str]
+    codes: list[str]
+
+
+def analyse_query(index: SearchIndex, text: str) -> Query:
+    """Embed and analyse the query text once for every kind searched."""
+    terms = keyword_terms(text)
+    codes = list(dict.fromkeys(m.group() for m in CODE.finditer(normalise(text)) if _is_code(m.group())))
+    vector = index.embedder.encode_queries([text])[0]
+    return Query(text=text, vector=vector, terms=terms, codes=codes)
+
+
+def _is_code(token: str) -> bool:
+    """Codes worth exact matching mix letters and digits or are long numbers (not '11')."""
+    has_digit = any(c.isdigit() for c in token)
+    has_alpha = any(c.isalpha() for c in token)
+    return has_digit and (has_alpha or len(token) >= 4 or "." in token)
+
+
+def suggest(index: SearchIndex, text: str, k: int, viewer: Viewer) -> Suggestions:
+    """Cases (staff only) and articles for a problem description, best first."""
+    query = analyse_query(index, text)
+    cases = _search_kind(index, query, "ticket", k, viewer) if viewer.is_staff else []
+    articles = _search_kind(index, query, "article", k, viewer)
+    return Suggestions(cases=cases, articles=articles)
+
+
+def fused_chunk_ranking(index: SearchIndex, query: Query, kind: str, candidates: int) -> tuple[
+        list[tuple[int, float]], dict[int, float]]:
+    """Fused (chunk id, score) list, best first, and the dense similarity of each dense hit."""
+    with index.search_lock:
+        dense = index.store.search(kind, query.vector, candidates)
+        keyword = index.keywords[kind].search(query.terms, candidates)
+        codes = index.keywords[kind].search(query.codes, candidates) if query.codes else []
+    rankings = {"dense": [i for i, _ in dense], "keyword": [i for i, _ in keyword],
+                "codes": [i for i, _ in codes]}
+    fused = reciprocal_rank_fusion(rankings, FUSION_WEIGHTS)
+    return ranked(fused), dict(dense)
+
+
+def _search_kind(index: SearchIndex, query: Query, kind: str, k: int, viewer: Viewer) -> list[Hit]:
+    candidates = max(MIN_CANDIDATES, 5 * k)
+    fused, similarity = fused_chunk_ranking(index, query, kind, candidates)
+    best_chunks = _best_chunk_per_entity(index, [chunk_id for chunk_id, _ in fused])
+    entities = _visible_entities(index, kind, [c["entity_id"] for c in best_chunks.values()], viewer)
+    scores = dict(fused)
+    hits = []
+    for chunk_id, chunk in best_chunks.items():
+        entity = entities.get(chunk["entity_id"])
+        if entity is None:
+            continue
+        hits.append(_hit(kind, chunk, entity, scores[chunk_id], similarity.get(chunk_id), query))
+        if len(hits) == k:
+            break
+    return hits
+
+
+def _best_chunk_per_entity(index: SearchIndex, chunk_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Chunk rows in fused order, keeping only the best chunk of each entity."""
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = index.database.read(lambda db: db.execute(
+        f"SELECT id, entity_id, heading_path, anchor, text FROM chunks WHERE id IN ({marks})", chunk_ids
+    ).fetchall())
+    by_id = {row["id"]: dict(row) for row in rows}
+    best: dict[int, dict[str, Any]] = {}
+    seen_entities: set[int] = set()
+    for chunk_id in chunk_ids:
+        row = by_id.get(chunk_id)
+        if row is not None and row["entity_id"] not in seen_entities:
+            seen_entities.add(row["entity_id"])
+            best[chunk_id] = row
+    return best
+
+
+def _visible_entities(index: SearchIndex, kind: str, ids: list[int], viewer: Viewer) -> Mapping[int, dict]:
+    if kind == "ticket":
+        return index.database.read(lambda db: indexable_tickets_by_id(db, ids))
+    return index.database.read(lambda db: visible_articles_by_id(db, ids, include_internal=viewer.is_staff))
+
+
+def _hit(kind: str, chunk: dict, entity: dict, score: float, similarity: float | None, query: Query) -> Hit:
+    terms = list(dict.fromkeys(query.codes + query.terms))
+    if kind == "ticket":
+        shown = entity.get("resolution") or entity.get("description") or ""
+        snippet = make_snippet(shown, terms)
+        heading_path: list[str] = []
+    else:
+        text = chunk["text"].split("\n", 1)[-1]
+        snippet = make_snippet(text, terms)
+        heading_path = json.loads(chunk["heading_path"])
+    matched = list(dict.fromkeys(snippet.matched_terms + _matched_in(chunk["text"], terms)))
+    return Hit(kind=kind, entity_id=entity["id"], chunk_id=chunk["id"], score=score,
+               similarity=similarity, snippet=snippet.text, snippet_html=snippet.html,
+               matched_terms=matched, entity=entity, heading_path=heading_path, anchor=chunk["anchor"])
+
+
+def _matched_in(text: str, terms: list[str]) -> list[str]:
+    lowered = normalise(text)
+    return [t for t in terms if t in lowered]

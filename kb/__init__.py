@@ -1,0 +1,1 @@
+"""Casewise domain and storage: tickets, articles, audit trail, index outbox (SQLite)."""

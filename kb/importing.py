@@ -1,0 +1,41 @@
+"""Importing files: validate everything first, then write in one transaction (all or nothing)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from kb.articles import read_article_folder, save_article
+from kb.db import Database
+from kb.ticket_files import read_ticket_file
+from kb.tickets import ImportReport, import_resolved_tickets
+
+DEMO_DIR = Path(__file__).resolve().parent / "demo_data"
+
+
+def import_ticket_file(
+    database: Database, path: Path, actor: str, number_prefix: str,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import resolved tickets from a .jsonl or .csv file."""
+    records = read_ticket_file(path)
+    return database.write(
+        lambda db: import_resolved_tickets(db, records, actor, number_prefix, progress)
+    )
+
+
+def import_article_folder(database: Database, folder: Path, actor: str) -> Counter[str]:
+    """Import every markdown article in a folder; returns counts of created/updated/unchanged."""
+    drafts = read_article_folder(folder)
+    return database.write(lambda db: Counter(save_article(db, d, actor) for d in drafts))
+
+
+def demo_ticket_files() -> list[Path]:
+    """The demo support history shipped with Casewise."""
+    return sorted((DEMO_DIR / "tickets").glob("*.jsonl"))
+
+
+def demo_article_folder() -> Path:
+    """The demo knowledge base shipped with Casewise."""
+    return DEMO_DIR / "articles"

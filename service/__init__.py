@@ -1,0 +1,1 @@
+"""Casewise service: HTTP API, web pages and the `casewise` CLI."""

@@ -1,0 +1,100 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from kb.errors import Conflict, InvalidInput, NotFound
+from service.limits import BodySizeLimit
+from service.routes import api, pages
+from service.runtime import Runtime, open_runtime
+from service.settings import Settings
+
+log = logging.getLogger("casewise")
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app; it opens its own runtime on start-up unless one is given (tests)."""
+    settings = settings or (runtime.settings if runtime else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime or open_runtime(settings)
+        worker = _SyncWorker(app.state.runtime, settings.sync_interval_seconds)
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+            if owned:
+                app.state.runtime.close()
+
+    app = FastAPI(
+        title="Casewise",
+        version="0.1.0",
+        description="Support desk with bilingual knowledge-base search: similar resolved cases and "
+        "article sections for a problem as it is typed.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _add_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(_: Request, error: InvalidInput) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=422)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, error: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": [_readable(e) for e in error.errors()]}, status_code=422)
+
+
+def _readable(error: dict) -> dict:
+    """Validation errors without echoing the (possibly huge or binary) input back."""
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+    return {"field": where, "message": error.get("msg", "invalid"), "type": error.get("type")}
+
+
+class _SyncWorker:
+    """Drains the outbox into the index in the background, so resolved tickets become suggestible."""
+
+    def __init__(self, runtime: Runtime, interval: float) -> None:
+        self._runtime = runtime
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="casewise-sync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._runtime.index.sync()
+            except Exception:  # keep serving; the next round retries and the error is logged
+                log.exception("index sync failed")

@@ -1,0 +1,214 @@
+"""The `casewise` command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from kb.errors import CasewiseError
+from kb.importing import (
+    demo_article_folder,
+    demo_ticket_files,
+    import_article_folder,
+    import_ticket_file,
+)
+from kb.visibility import DEFAULT_VIEWER
+from service.runtime import Runtime, open_database, open_runtime
+from service.settings import Settings, describe_settings
+
+app = typer.Typer(
+    help="Casewise: support desk with bilingual knowledge-base search.\n\n"
+    "Settings come from CASEWISE_* environment variables:\n\n" + describe_settings().replace("\n", "\n\n"),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+ACTOR = "cli"
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Show domain errors as a message and exit 2, never a traceback."""
+    try:
+        yield
+    except CasewiseError as error:
+        console.print(f"error: {error}", style="red", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Progress]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        bar.add_task(description, total=None)
+        yield bar
+
+
+def _open_with_progress(settings: Settings, description: str = "indexing") -> Runtime:
+    with _progress(description) as bar:
+        task = bar.task_ids[0]
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, total=total, advance=done)
+
+        return open_runtime(settings, progress=advance)
+
+
+@app.command()
+def init() -> None:
+    """Create the data folder and database (applies migrations)."""
+    settings = Settings()
+    database = open_database(settings)
+    database.close()
+    out.print(f"database ready: {settings.database_path}")
+
+
+@app.command("import-tickets")
+def import_tickets(file: Annotated[Path, typer.Argument(help="A .jsonl or .csv file of resolved tickets.")]) -> None:
+    """Import resolved tickets (JSONL or CSV). A bad file imports nothing and lists every problem."""
+    settings = Settings()
+    with _user_errors():
+        database = open_database(settings)
+        try:
+            report = import_ticket_file(database, file, ACTOR, settings.ticket_prefix)
+        finally:
+            database.close()
+    out.print(f"{file.name}: {report.created} imported, {report.skipped_existing} already present. "
+              "Run `casewise index` (or keep the server running) to make them searchable.")
+
+
+@app.command("import-articles")
+def import_articles(folder: Annotated[Path, typer.Argument(help="Folder of markdown articles.")]) -> None:
+    """Import markdown articles (front matter: title, product, category, tags, language, status, audience)."""
+    settings = Settings()
+    with _user_errors():
+        database = open_database(settings)
+        try:
+            counts = import_article_folder(database, folder, ACTOR)
+        finally:
+            database.close()
+    out.print(f"{folder}: {counts['created']} created, {counts['updated']} updated, "
+              f"{counts['unchanged']} unchanged.")
+
+
+@app.command()
+def index(rebuild: Annotated[bool, typer.Option("--rebuild", help="Discard the saved index and re-embed everything.")] = False) -> None:
+    """Bring the search index level with the database (catch up, or rebuild)."""
+    settings = Settings()
+    if rebuild and settings.index_dir.exists():
+        shutil.rmtree(settings.index_dir)
+    with _user_errors():
+        runtime = _open_with_progress(settings)
+    _print_index_summary(runtime)
+    runtime.close()
+
+
+def _print_index_summary(runtime: Runtime) -> None:
+    index = runtime.index
+    counts = {kind: index.store.count(kind) for kind in ("ticket", "article")}
+    reason = f" (rebuilt: {index.rebuilt_reason})" if index.rebuilt_reason else ""
+    out.print(f"index ready{reason}: {counts['ticket']} ticket vectors, {counts['article']} article "
+              f"section vectors, model {index.embedder.name}")
+
+
+@app.command()
+def verify(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Compare the saved index with the database; exit 1 on drift (0 missing, 0 extra is healthy)."""
+    from indexer.index import verify_saved
+
+    settings = Settings()
+    database = open_database(settings)
+    try:
+        drift, manifest = verify_saved(database, settings.index_dir)
+        integrity = database.integrity_check()
+    finally:
+        database.close()
+    report = {"healthy": drift.healthy and integrity == "ok", "missing": drift.missing,
+              "extra": drift.extra, "pending_outbox": drift.pending_outbox,
+              "manifest_behind": drift.manifest_behind, "integrity_check": integrity,
+              "model": manifest.model if manifest else None}
+    if as_json:
+        out.print_json(json.dumps(report))
+    else:
+        state = "healthy" if report["healthy"] else "DRIFT"
+        out.print(f"{state}: missing {drift.missing}, extra {drift.extra}, outbox rows not indexed "
+                  f"{drift.pending_outbox}, manifest behind {drift.manifest_behind}, "
+                  f"integrity {integrity}, model {report['model']}")
+    raise typer.Exit(0 if report["healthy"] else 1)
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="Problem text, e.g. '打印机无法连接网络'.")],
+    k: Annotated[int, typer.Option(min=1, max=100, help="Hits per list.")] = 5,
+) -> None:
+    """Show similar resolved cases and matching article sections for a problem text."""
+    from indexer.search import suggest
+
+    settings = Settings()
+    with _user_errors():
+        runtime = _open_with_progress(settings)
+    try:
+        found = suggest(runtime.index, text, k, DEFAULT_VIEWER)
+    finally:
+        runtime.close()
+    out.print("[bold]Similar cases[/bold]")
+    for hit in found.cases:
+        out.print(f"  {hit.score:.4f}  {hit.entity['number']}  {hit.entity['title']}", highlight=False)
+        out.print(f"          → {hit.snippet}", highlight=False, style="dim")
+    out.print("[bold]Articles[/bold]")
+    for hit in found.articles:
+        path = " / ".join(hit.heading_path)
+        out.print(f"  {hit.score:.4f}  {hit.entity['slug']}  [{path}]", highlight=False)
+
+
+@app.command()
+def demo() -> None:
+    """Load the bilingual demo history and knowledge base, then build the index."""
+    settings = Settings()
+    with _user_errors():
+        database = open_database(settings)
+        try:
+            counts = import_article_folder(database, demo_article_folder(), ACTOR)
+            created = sum(import_ticket_file(database, path, ACTOR, settings.ticket_prefix).created
+                          for path in demo_ticket_files())
+        finally:
+            database.close()
+        out.print(f"demo data: {created} tickets imported, {counts['created']} articles created")
+        runtime = _open_with_progress(settings)
+    _print_index_summary(runtime)
+    runtime.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: setting CASEWISE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: setting CASEWISE_PORT).")] = None,
+) -> None:
+    """Run the HTTP server (API docs at /docs). The index catches up on start."""
+    import uvicorn
+
+    from service.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def main() -> None:
+    """Entry point for `python -m service.cli`."""
+    app(prog_name="casewise")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""JSON API under /api/v1 and the health check."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+
+from indexer.search import Hit, suggest
+from kb.errors import InvalidInput
+from service.deps import RuntimeDep, SettingsDep, ViewerDep
+from service.schemas import ArticleHit, CaseHit, ErrorBody, Health, SuggestRequest, SuggestResponse
+
+router = APIRouter()
+ERRORS = {413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+
+
+@router.get("/healthz", response_model=Health, tags=["ops"])
+def healthz(runtime: RuntimeDep) -> Health:
+    """Liveness: the model in use, vectors held per kind and outbox rows not yet indexed."""
+    drift = runtime.index.drift()
+    counts = {kind: runtime.index.store.count(kind) for kind in ("ticket", "article")}
+    return Health(status="ok", model=runtime.index.embedder.name, vectors=counts,
+                  pending_outbox=drift.pending_outbox)
+
+
+@router.post("/api/v1/suggest", response_model=SuggestResponse, responses=ERRORS, tags=["search"])
+def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: SettingsDep,
+                  viewer: ViewerDep) -> SuggestResponse:
+    """Similar resolved cases and the best section of matching articles for a problem text."""
+    text = f"{body.title}\n{body.description}".strip()
+    if not text:
+        raise InvalidInput("title and description are both empty; type a few words of the problem")
+    if len(text) > settings.max_query_chars:
+        raise InvalidInput(
+            f"title + description is {len(text)} characters; the limit is {settings.max_query_chars} "
+            "(setting CASEWISE_MAX_QUERY_CHARS)"
+        )
+    k = body.k or settings.default_k
+    if k > settings.max_k:
+        raise InvalidInput(f"k is {k}; the limit is {settings.max_k} (setting CASEWISE_MAX_K)")
+    started = time.perf_counter()
+    found = suggest(runtime.index, text, k, viewer)
+    took = (time.perf_counter() - started) * 1000
+    return SuggestResponse(cases=[_case(h) for h in found.cases],
+                           articles=[_article(h) for h in found.articles], took_ms=round(took, 2))
+
+
+def _case(hit: Hit) -> CaseHit:
+    ticket = hit.entity
+    return CaseHit(id=ticket["id"], number=ticket["number"], title=ticket["title"],
+                   product=ticket["product"], category=ticket["category"],
+                   resolution_snippet=hit.snippet, snippet_html=hit.snippet_html,
+                   matched_terms=hit.matched_terms, score=round(hit.score, 6),
+                   similarity=None if hit.similarity is None else round(hit.similarity, 4))
+
+
+def _article(hit: Hit) -> ArticleHit:
+    article = hit.entity
+    anchor = f"#{hit.anchor}" if hit.anchor else ""
+    return ArticleHit(id=article["id"], slug=article["slug"], title=article["title"],
+                      heading_path=hit.heading_path, url=f"/articles/{article['slug']}{anchor}",
+                      snippet=hit.snippet, snippet_html=hit.snippet_html,
+                      matched_terms=hit.matched_terms, score=round(hit.score, 6),
+                      similarity=None if hit.similarity is None else round(hit.similarity, 4))

@@ -1,0 +1,49 @@
+"""Opening a Casewise instance: the database, the embedder and the search index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from indexer.embedder import Embedder
+from indexer.index import Progress, SearchIndex
+from kb.db import Database
+from service.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """Everything a request or command needs; created once per process."""
+
+    settings: Settings
+    database: Database
+    index: SearchIndex
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.database.close()
+
+
+def open_database(settings: Settings) -> Database:
+    """Open (creating and migrating) the database."""
+    return Database(settings.database_path)
+
+
+def open_embedder(settings: Settings) -> Embedder:
+    """Load the configured embedding model."""
+    return Embedder(settings.embedding_model, settings.model_cache_dir, settings.max_concurrent_encodes)
+
+
+def open_runtime(
+    settings: Settings,
+    progress: Progress | None = None,
+    embedder_factory: Callable[[Settings], Embedder] = open_embedder,
+) -> Runtime:
+    """Open the database and model, then load and catch up (or rebuild) the index."""
+    database = open_database(settings)
+    try:
+        index = SearchIndex.open(database, embedder_factory(settings), settings.index_dir, progress)
+    except BaseException:
+        database.close()
+        raise
+    return Runtime(settings=settings, database=database, index=index)

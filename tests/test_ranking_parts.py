@@ -1,0 +1,120 @@
+"""Pure ranking parts: analysis, fusion, highlighting, BM25, FAISS store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from indexer.analysis import keyword_terms
+from indexer.fusion import ranked, reciprocal_rank_fusion
+from indexer.highlight import make_snippet
+from indexer.keyword_index import KeywordIndex
+from indexer.vector_store import MANIFEST, Manifest, VectorStore
+
+
+def test_chinese_is_segmented_into_words() -> None:
+    terms = keyword_terms("打印机无法连接网络")
+    assert {"打印机", "连接", "网络"} <= set(terms)
+
+
+def test_error_codes_stay_whole_and_parts_are_added() -> None:
+    terms = keyword_terms("共享打印机报错0x0000011b，E-1023 和 ERP-4031，版本 5.2.1")
+    assert {"0x0000011b", "e-1023", "1023", "erp-4031", "4031", "5.2.1"} <= set(terms)
+
+
+def test_full_width_and_case_are_normalised() -> None:
+    assert "vpn" in keyword_terms("ＶＰＮ 掉线")
+
+
+def test_stop_words_and_punctuation_are_dropped() -> None:
+    terms = keyword_terms("我的 the 打印机，是 不是 坏了？！")
+    assert "的" not in terms and "the" not in terms and "，" not in terms
+
+
+def test_rrf_prefers_items_ranked_high_in_both_lists() -> None:
+    fused = reciprocal_rank_fusion({"a": [1, 2, 3], "b": [2, 1, 4]}, {"a": 1.0, "b": 1.0})
+    assert [i for i, _ in ranked(fused)][:2] in ([1, 2], [2, 1])
+    assert fused[1] == fused[2] > fused[3]
+
+
+@given(st.lists(st.lists(st.integers(0, 50), unique=True, max_size=20), min_size=1, max_size=4))
+def test_rrf_scores_are_positive_and_bounded(lists: list[list[int]]) -> None:
+    rankings = {str(n): ids for n, ids in enumerate(lists)}
+    fused = reciprocal_rank_fusion(rankings, {})
+    assert set(fused) == {i for ids in lists for i in ids}
+    assert all(0 < score <= len(lists) / 61 for score in fused.values())
+    scores = [s for _, s in ranked(fused)]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_snippet_marks_terms_and_escapes_html() -> None:
+    snippet = make_snippet("<b>打印机</b> 连不上网络", ["打印机", "网络"])
+    assert snippet.html == "&lt;b&gt;<mark>打印机</mark>&lt;/b&gt; 连不上<mark>网络</mark>"
+    assert snippet.matched_terms == ["打印机", "网络"]
+
+
+def test_snippet_window_moves_to_the_matches() -> None:
+    text = "无关内容。" * 80 + "最后重启 spooler 服务解决"
+    snippet = make_snippet(text, ["spooler"])
+    assert "spooler" in snippet.text and snippet.text.startswith("…")
+
+
+@given(st.text(max_size=400), st.lists(st.text(min_size=1, max_size=5), max_size=5))
+def test_snippet_never_emits_unescaped_markup(text: str, terms: list[str]) -> None:
+    html = make_snippet(text, [t.lower() for t in terms]).html
+    stripped = html.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in stripped and ">" not in stripped
+
+
+def test_bm25_ranks_rare_terms_higher_and_forgets_removed() -> None:
+    index = KeywordIndex()
+    index.add(1, ["打印机", "网络"])
+    index.add(2, ["打印机", "卡纸"])
+    index.add(3, ["vpn", "网络"])
+    assert index.search(["卡纸"], 5)[0][0] == 2
+    index.remove(2)
+    assert all(i != 2 for i, _ in index.search(["卡纸", "打印机"], 5))
+    assert len(index) == 2
+
+
+def test_vector_store_saves_atomically_and_loads(tmp_path: Path) -> None:
+    store = VectorStore(4)
+    vectors = np.eye(4, dtype=np.float32)
+    store.add("ticket", np.array([10, 11, 12, 13]), vectors)
+    store.add("article", np.array([20]), vectors[:1])
+    store.remove("ticket", np.array([13]))
+    store.save(tmp_path, Manifest(model="m", dim=4, counts={}, last_outbox_id=7, database_id="x"))
+    loaded, manifest = VectorStore.load(tmp_path)
+    assert sorted(loaded.ids("ticket").tolist()) == [10, 11, 12]
+    assert manifest.last_outbox_id == 7 and manifest.counts == {"ticket": 3, "article": 1}
+    assert loaded.search("ticket", vectors[1], 1)[0][0] == 11
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_vector_store_keeps_previous_generation_until_manifest_switches(tmp_path: Path) -> None:
+    store = VectorStore(2)
+    store.add("ticket", np.array([1]), np.array([[1, 0]], dtype=np.float32))
+    first = store.save(tmp_path, Manifest(model="m", dim=2, counts={}, last_outbox_id=1))
+    store.add("ticket", np.array([2]), np.array([[0, 1]], dtype=np.float32))
+    second = store.save(tmp_path, Manifest(model="m", dim=2, counts={}, last_outbox_id=2))
+    assert second.generation == first.generation + 1
+    assert not (tmp_path / first.files["ticket"]).exists()
+    assert VectorStore.load(tmp_path)[0].count("ticket") == 2
+
+
+def test_damaged_or_mismatched_index_is_not_loaded(tmp_path: Path) -> None:
+    store = VectorStore(2)
+    store.add("ticket", np.array([1]), np.array([[1, 0]], dtype=np.float32))
+    manifest = store.save(tmp_path, Manifest(model="m", dim=2, counts={}, last_outbox_id=1))
+    (tmp_path / manifest.files["ticket"]).write_bytes(b"garbage")
+    assert VectorStore.load(tmp_path) is None
+    (tmp_path / MANIFEST).write_text("{not json")
+    assert VectorStore.load(tmp_path) is None
+    data = {"model": "m", "dim": 2, "counts": {"ticket": 5, "article": 0}, "last_outbox_id": 1,
+            "files": manifest.files}
+    (tmp_path / MANIFEST).write_text(json.dumps(data))
+    assert VectorStore.load(tmp_path) is None
