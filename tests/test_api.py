@@ -1,0 +1,115 @@
+"""The HTTP API over a real server, database file and model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from kb.importing import import_article_folder, import_ticket_file
+from service.app import create_app
+from service.runtime import open_database, open_runtime
+from service.settings import Settings
+from tests.conftest import FIXTURES
+from tests.server import running_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), max_body_bytes=4096,
+                        max_query_chars=1000, sync_interval_seconds=0.1)
+    database = open_database(settings)
+    import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
+    import_article_folder(database, FIXTURES / "articles", "test")
+    database.close()
+    runtime = open_runtime(settings, embedder_factory=lambda _: embedder)
+    with running_server(create_app(settings, runtime)) as url:
+        yield url
+    runtime.close()
+
+
+def _suggest(base_url: str, body, **kwargs) -> httpx.Response:
+    return httpx.post(f"{base_url}/api/v1/suggest", json=body, timeout=30, **kwargs)
+
+
+def test_healthz(base_url: str) -> None:
+    body = httpx.get(f"{base_url}/healthz").json()
+    assert body["status"] == "ok" and body["vectors"]["ticket"] == 5 and body["pending_outbox"] == 0
+
+
+def test_suggest_returns_cases_and_article_sections(base_url: str) -> None:
+    response = _suggest(base_url, {"title": "打印机无法连接网络", "description": "", "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    case = body["cases"][0]
+    assert case["title"] == "打印机无法连接无线网络" and case["number"].startswith("CW-")
+    assert "resolution_snippet" in case and case["score"] > 0
+    article = body["articles"][0]
+    assert article["slug"] == "printer-wifi"
+    assert article["heading_path"][0] == "打印机连接无线网络失败"
+    assert article["url"].startswith("/articles/printer-wifi#L")
+    assert "<mark>" in article["snippet_html"]
+
+
+def test_article_link_opens_the_section(base_url: str) -> None:
+    article = _suggest(base_url, {"title": "VPN error 812 disconnects"}).json()["articles"][0]
+    page = httpx.get(base_url + article["url"].split("#")[0])
+    assert page.status_code == 200 and f'id="{article["url"].split("#")[1]}"' in page.text
+
+
+def test_internal_article_page_is_hidden_from_requesters_of_unknown_slug(base_url: str) -> None:
+    assert httpx.get(f"{base_url}/articles/no-such-article").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"title": "", "description": "  "}, 422, "both empty"),
+        ({"title": "x", "k": 0}, 422, "greater than or equal to 1"),
+        ({"title": "x", "k": 50}, 422, "the limit is 20"),
+        ({"title": "x", "colour": "red"}, 422, "Extra inputs are not permitted"),
+        ({"description": "no title"}, 422, "Field required"),
+        ({"title": 5}, 422, "valid string"),
+        ({"title": "长" * 4001}, 413, "larger than 4096 bytes"),
+        ({"title": "字" * 1200}, 422, "the limit is 1000"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(base_url: str, body, status: int, message: str) -> None:
+    response = _suggest(base_url, body)
+    assert response.status_code == status, response.text
+    assert message in response.text
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message"),
+    [
+        (b'{"title": "x",', 422, "JSON decode error"),
+        (b'{"title": "\xff\xfe"}', 400, "not valid UTF-8"),
+        (b"[]", 422, "valid dictionary"),
+    ],
+)
+def test_malformed_bodies_get_4xx(base_url: str, content: bytes, status: int, message: str) -> None:
+    response = httpx.post(f"{base_url}/api/v1/suggest", content=content,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == status and message in response.text
+
+
+def test_chunked_oversized_body_gets_413(base_url: str) -> None:
+    def chunks():
+        yield b'{"title": "'
+        for _ in range(10):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = httpx.post(f"{base_url}/api/v1/suggest", content=chunks(),
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_openapi_documents_suggest(base_url: str) -> None:
+    schema = httpx.get(f"{base_url}/openapi.json").json()
+    assert "/api/v1/suggest" in schema["paths"]
+    assert httpx.get(f"{base_url}/docs").status_code == 200

@@ -1,0 +1,110 @@
+"""The search index against a real database and the real model: sync, catch-up, rebuild, drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.index import SearchIndex, verify_saved
+from indexer.search import suggest
+from indexer.sync import rechunk_pending
+from kb.db import Database
+from kb.importing import import_article_folder, import_ticket_file
+from kb.visibility import Viewer
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.slow
+AGENT = Viewer("agent", "agent")
+REQUESTER = Viewer("customer", "requester")
+
+
+@pytest.fixture
+def loaded(database: Database) -> Database:
+    import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
+    import_article_folder(database, FIXTURES / "articles", "test")
+    return database
+
+
+def test_open_indexes_everything_and_saves(loaded: Database, embedder, tmp_path: Path) -> None:
+    index = SearchIndex.open(loaded, embedder, tmp_path / "index")
+    assert index.store.count("ticket") == 5
+    assert index.store.count("article") >= 5
+    drift, manifest = verify_saved(loaded, tmp_path / "index")
+    assert drift.healthy and manifest.model == embedder.name
+
+
+def test_suggest_finds_the_matching_case_and_article_in_both_languages(loaded: Database, embedder, tmp_path) -> None:
+    index = SearchIndex.open(loaded, embedder, tmp_path / "index")
+    zh = suggest(index, "打印机连不上WiFi了", 3, AGENT)
+    assert zh.cases[0].entity["title"] == "打印机无法连接无线网络"
+    assert zh.articles[0].entity["slug"] == "printer-wifi"
+    en = suggest(index, "vpn drops with error 812", 3, AGENT)
+    assert en.cases[0].entity["title"].startswith("VPN keeps disconnecting")
+    assert en.articles[0].entity["slug"] == "vpn-812"
+    assert "812" in en.articles[0].matched_terms
+
+
+def test_exact_error_code_ranks_first(loaded: Database, embedder, tmp_path) -> None:
+    index = SearchIndex.open(loaded, embedder, tmp_path / "index")
+    assert suggest(index, "0x0000011b", 3, AGENT).cases[0].entity["title"] == "Shared printer error 0x0000011b"
+    assert suggest(index, "ERP-4031", 3, AGENT).cases[0].entity["title"].startswith("报销单提交失败")
+
+
+def test_requesters_never_get_cases_or_internal_articles(loaded: Database, embedder, tmp_path) -> None:
+    index = SearchIndex.open(loaded, embedder, tmp_path / "index")
+    found = suggest(index, "restart the SecureLink VPN gateway", 5, REQUESTER)
+    assert found.cases == []
+    assert all(hit.entity["audience"] == "public" for hit in found.articles)
+    staff = suggest(index, "restart the SecureLink VPN gateway", 5, AGENT)
+    assert staff.articles[0].entity["slug"] == "internal-notes"
+
+
+def test_catch_up_after_restart_embeds_only_new_changes(loaded: Database, embedder, tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "index"
+    SearchIndex.open(loaded, embedder, folder)
+    extra = tmp_path / "more.jsonl"
+    extra.write_text('{"title": "扫描到邮箱失败 SMTP 535", "resolution": "更新扫描仪 SMTP 密码"}\n', encoding="utf-8")
+    import_ticket_file(loaded, extra, "test", "CW")
+    encoded = []
+    original = embedder.encode_documents
+    monkeypatch.setattr(embedder, "encode_documents", lambda texts, **kw: encoded.append(len(texts)) or original(texts, **kw))
+    index = SearchIndex.open(loaded, embedder, folder)
+    assert index.rebuilt_reason is None and encoded == [1]
+    assert suggest(index, "扫描到邮箱 535", 1, AGENT).cases[0].entity["title"].startswith("扫描到邮箱失败")
+
+
+def test_crash_between_chunking_and_saving_is_repaired(loaded: Database, embedder, tmp_path) -> None:
+    folder = tmp_path / "index"
+    SearchIndex.open(loaded, embedder, folder)
+    loaded.write(lambda db: db.execute("UPDATE articles SET body = body || '\n\n## New\nmore text' WHERE slug = 'vpn-812'"))
+    loaded.write(lambda db: db.execute("INSERT INTO outbox (entity_type, entity_id, created_at) "
+                                       "SELECT 'article', id, 'now' FROM articles WHERE slug = 'vpn-812'"))
+    rechunk_pending(loaded)  # chunks rewritten, then the process "dies" before the index is saved
+    drift, _ = verify_saved(loaded, folder)
+    assert not drift.healthy and drift.missing["article"] > 0 and drift.extra["article"] > 0
+    SearchIndex.open(loaded, embedder, folder)
+    assert verify_saved(loaded, folder)[0].healthy
+
+
+def test_index_for_another_model_or_database_is_rebuilt(loaded: Database, embedder, tmp_path) -> None:
+    folder = tmp_path / "index"
+    SearchIndex.open(loaded, embedder, folder)
+    other = Database(tmp_path / "other.db")
+    try:
+        index = SearchIndex.open(other, embedder, folder)
+        assert index.rebuilt_reason == "index belongs to another database"
+        assert index.store.count("ticket") == 0
+    finally:
+        other.close()
+
+
+def test_resolved_ticket_leaves_index_when_reopened(loaded: Database, embedder, tmp_path) -> None:
+    index = SearchIndex.open(loaded, embedder, tmp_path / "index")
+    loaded.write(lambda db: db.execute("UPDATE tickets SET status = 'in_progress' WHERE title LIKE 'VPN keeps%'"))
+    loaded.write(lambda db: db.execute("INSERT INTO outbox (entity_type, entity_id, created_at) "
+                                       "SELECT 'ticket', id, 'now' FROM tickets WHERE title LIKE 'VPN keeps%'"))
+    assert index.sync() == 1
+    titles = [h.entity["title"] for h in suggest(index, "vpn error 812", 5, AGENT).cases]
+    assert not any(t.startswith("VPN keeps") for t in titles)
+    assert index.drift().healthy
