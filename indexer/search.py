@@ -73,30 +73,38 @@ def _is_code(token: str) -> bool:
     return has_digit and (has_alpha or len(token) >= 4 or "." in token)
 
 
-def suggest(index: SearchIndex, text: str, k: int, viewer: Viewer) -> Suggestions:
-    """Cases (staff only) and articles for a problem description, best first."""
+def suggest(
+    index: SearchIndex, text: str, k: int, viewer: Viewer, weights: Mapping[str, float] = FUSION_WEIGHTS
+) -> Suggestions:
+    """Cases (staff only) and articles for a problem description, best first.
+
+    `weights` selects and weighs the ranked lists (evaluation runs each side alone with it).
+    """
     query = analyse_query(index, text)
-    cases = _search_kind(index, query, "ticket", k, viewer) if viewer.is_staff else []
-    articles = _search_kind(index, query, "article", k, viewer)
+    cases = _search_kind(index, query, "ticket", k, viewer, weights) if viewer.is_staff else []
+    articles = _search_kind(index, query, "article", k, viewer, weights)
     return Suggestions(cases=cases, articles=articles)
 
 
-def fused_chunk_ranking(index: SearchIndex, query: Query, kind: str, candidates: int) -> tuple[
-        list[tuple[int, float]], dict[int, float]]:
+def fused_chunk_ranking(
+    index: SearchIndex, query: Query, kind: str, candidates: int, weights: Mapping[str, float]
+) -> tuple[list[tuple[int, float]], dict[int, float]]:
     """Fused (chunk id, score) list, best first, and the dense similarity of each dense hit."""
     with index.search_lock:
-        dense = index.store.search(kind, query.vector, candidates)
-        keyword = index.keywords[kind].search(query.terms, candidates)
-        codes = index.keywords[kind].search(query.codes, candidates) if query.codes else []
+        dense = index.store.search(kind, query.vector, candidates) if weights.get("dense") else []
+        keyword = index.keywords[kind].search(query.terms, candidates) if weights.get("keyword") else []
+        codes = index.keywords[kind].search(query.codes, candidates) if weights.get("codes") and query.codes else []
     rankings = {"dense": [i for i, _ in dense], "keyword": [i for i, _ in keyword],
                 "codes": [i for i, _ in codes]}
-    fused = reciprocal_rank_fusion(rankings, FUSION_WEIGHTS)
+    fused = reciprocal_rank_fusion(rankings, weights)
     return ranked(fused), dict(dense)
 
 
-def _search_kind(index: SearchIndex, query: Query, kind: str, k: int, viewer: Viewer) -> list[Hit]:
+def _search_kind(
+    index: SearchIndex, query: Query, kind: str, k: int, viewer: Viewer, weights: Mapping[str, float]
+) -> list[Hit]:
     candidates = max(MIN_CANDIDATES, 5 * k)
-    fused, similarity = fused_chunk_ranking(index, query, kind, candidates)
+    fused, similarity = fused_chunk_ranking(index, query, kind, candidates, weights)
     best_chunks = _best_chunk_per_entity(index, [chunk_id for chunk_id, _ in fused])
     entities = _visible_entities(index, kind, [c["entity_id"] for c in best_chunks.values()], viewer)
     scores = dict(fused)

@@ -172,6 +172,48 @@ def search(
         out.print(f"  {hit.score:.4f}  {hit.entity['slug']}  [{path}]", highlight=False)
 
 
+@app.command("eval")
+def eval_command(
+    folder: Annotated[Path, typer.Argument(help="BEIR-like folder: queries.jsonl, qrels.tsv, corpus.jsonl here or in the parent.")],
+    baseline_model: Annotated[list[str] | None, typer.Option(
+        "--baseline-model", help="Also run this embedding model alone as a baseline (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: metrics per system.")] = False,
+) -> None:
+    """Evaluate Casewise retrieval and its baselines (BM25 alone, each dense model alone)."""
+    from indexer.evaluation import evaluate, load_eval_set
+    from service.runtime import open_embedder
+
+    settings = Settings()
+    with _user_errors():
+        eval_set = load_eval_set(folder)
+        embedders = [open_embedder(settings)]
+        for name in baseline_model or []:
+            embedders.append(open_embedder(settings.model_copy(update={"embedding_model": name})))
+        with _progress("evaluating") as bar:
+            tasks: dict[str, int] = {}
+
+            def advance(label: str, done: int, total: int) -> None:
+                if label not in tasks:
+                    tasks[label] = bar.add_task(label, total=total)
+                bar.update(tasks[label], advance=done)
+
+            results = evaluate(eval_set, embedders, advance)
+    if as_json:
+        out.print_json(json.dumps({"dataset": str(folder), "queries": len(eval_set.queries), "systems": results}))
+        return
+    _print_eval_table(results)
+
+
+def _print_eval_table(results: dict[str, dict[str, float]]) -> None:
+    from rich.table import Table
+
+    names = ["recall@1", "recall@5", "recall@10", "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10"]
+    table = Table("system", *names)
+    for system, figures in results.items():
+        table.add_row(system, *(f"{figures[n]:.3f}" for n in names))
+    out.print(table)
+
+
 @app.command()
 def demo() -> None:
     """Load the bilingual demo history and knowledge base, then build the index."""
