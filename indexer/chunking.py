@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.analysis import keyword_terms
+from indexer.analysis import index_terms
 from indexer.markdown import sections
 
 
@@ -29,10 +29,18 @@ def ticket_text(ticket: Mapping[str, Any]) -> str:
 
 
 def ticket_chunks(ticket: Mapping[str, Any]) -> list[Chunk]:
-    """A resolved ticket is one chunk: its problem text; codes and product help the keyword side."""
+    """A resolved ticket's problem: the whole text, and the title alone when there is more.
+
+    The title chunk lets a short new title match an old title closely instead of
+    being diluted by a long description (the entity keeps its best chunk).
+    """
     text = ticket_text(ticket)
     extra = " ".join([*(ticket.get("error_codes") or []), ticket.get("asset_model") or ""])
-    return [Chunk(position=0, text=text, terms=keyword_terms(f"{text} {extra}"), heading_path=[])]
+    chunks = [Chunk(position=0, text=text, terms=index_terms(f"{text} {extra}"), heading_path=[])]
+    title = ticket["title"].strip()
+    if title != text:
+        chunks.append(Chunk(position=1, text=title, terms=index_terms(f"{title} {extra}"), heading_path=[]))
+    return chunks
 
 
 def article_chunks(article: Mapping[str, Any]) -> list[Chunk]:
@@ -44,7 +52,7 @@ def article_chunks(article: Mapping[str, Any]) -> list[Chunk]:
         path = [p for p in section.heading_path if p != title]
         text = "\n".join([" / ".join([title, *path]), section.text])
         chunks.append(Chunk(
-            position=position, text=text, terms=keyword_terms(f"{text} {tags}"),
+            position=position, text=text, terms=index_terms(f"{text} {tags}"),
             heading_path=section.heading_path, anchor=section.anchor or None,
             line_start=section.line_start, line_end=section.line_end,
         ))

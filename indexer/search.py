@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.analysis import CODE, keyword_terms, normalise
+from indexer.analysis import CODE, highlight_terms, index_terms, normalise
 from indexer.fusion import ranked, reciprocal_rank_fusion
 from indexer.highlight import make_snippet
 from indexer.index import SearchIndex
@@ -50,20 +50,21 @@ class Suggestions:
 
 @dataclass(frozen=True)
 class Query:
-    """A query analysed once: its vector, keyword terms and exact codes."""
+    """A query analysed once: its vector, BM25 terms, exact codes and terms to highlight."""
 
     text: str
     vector: np.ndarray
     terms: list[str]
     codes: list[str]
+    highlights: list[str]
 
 
 def analyse_query(index: SearchIndex, text: str) -> Query:
     """Embed and analyse the query text once for every kind searched."""
-    terms = keyword_terms(text)
     codes = list(dict.fromkeys(m.group() for m in CODE.finditer(normalise(text)) if _is_code(m.group())))
     vector = index.embedder.encode_queries([text])[0]
-    return Query(text=text, vector=vector, terms=terms, codes=codes)
+    return Query(text=text, vector=vector, terms=index_terms(text), codes=codes,
+                 highlights=highlight_terms(text))
 
 
 def _is_code(token: str) -> bool:
@@ -145,7 +146,7 @@ def _visible_entities(index: SearchIndex, kind: str, ids: list[int], viewer: Vie
 
 
 def _hit(kind: str, chunk: dict, entity: dict, score: float, similarity: float | None, query: Query) -> Hit:
-    terms = list(dict.fromkeys(query.codes + query.terms))
+    terms = list(dict.fromkeys(query.codes + query.highlights))
     if kind == "ticket":
         shown = entity.get("resolution") or entity.get("description") or ""
         snippet = make_snippet(shown, terms)

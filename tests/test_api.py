@@ -37,7 +37,7 @@ def _suggest(base_url: str, body, **kwargs) -> httpx.Response:
 
 def test_healthz(base_url: str) -> None:
     body = httpx.get(f"{base_url}/healthz").json()
-    assert body["status"] == "ok" and body["vectors"]["ticket"] == 5 and body["pending_outbox"] == 0
+    assert body["status"] == "ok" and body["vectors"]["ticket"] == 10 and body["pending_outbox"] == 0
 
 
 def test_suggest_returns_cases_and_article_sections(base_url: str) -> None:

@@ -40,7 +40,7 @@ def test_import_index_search_verify(tmp_path: Path) -> None:
     assert "5 imported" in run(tmp_path, "import-tickets", str(FIXTURES / "tickets.jsonl")).stdout
     assert "3 created" in run(tmp_path, "import-articles", str(FIXTURES / "articles")).stdout
     assert run(tmp_path, "verify", check=False).returncode == 1  # outbox not indexed yet
-    assert "5 ticket vectors" in run(tmp_path, "index").stdout
+    assert "10 ticket vectors" in run(tmp_path, "index").stdout
     report = json.loads(run(tmp_path, "verify", "--json").stdout)
     assert report["healthy"] and report["missing"] == {"ticket": 0, "article": 0}
     found = run(tmp_path, "search", "打印机连不上 WiFi").stdout
@@ -102,7 +102,7 @@ def test_kill_9_during_indexing_then_restart_leaves_verify_healthy(tmp_path: Pat
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         health = _wait_healthy(f"http://127.0.0.1:{port}", server)
-        assert health["vectors"]["ticket"] == 4000 and health["pending_outbox"] == 0
+        assert health["vectors"]["ticket"] == 8000 and health["pending_outbox"] == 0
     finally:
         server.terminate()
         server.wait(timeout=60)

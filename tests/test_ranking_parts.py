@@ -9,30 +9,35 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.analysis import keyword_terms
+from indexer.analysis import highlight_terms, index_terms
 from indexer.fusion import ranked, reciprocal_rank_fusion
 from indexer.highlight import make_snippet
 from indexer.keyword_index import KeywordIndex
 from indexer.vector_store import MANIFEST, Manifest, VectorStore
 
 
-def test_chinese_is_segmented_into_words() -> None:
-    terms = keyword_terms("打印机无法连接网络")
+def test_highlights_segment_chinese_into_words() -> None:
+    terms = highlight_terms("打印机无法连接网络")
     assert {"打印机", "连接", "网络"} <= set(terms)
 
 
+def test_index_terms_are_chinese_unigrams_and_bigrams() -> None:
+    assert index_terms("连不上网") == ["连", "不", "上", "网", "连不", "不上", "上网"]
+
+
 def test_error_codes_stay_whole_and_parts_are_added() -> None:
-    terms = keyword_terms("共享打印机报错0x0000011b，E-1023 和 ERP-4031，版本 5.2.1")
-    assert {"0x0000011b", "e-1023", "1023", "erp-4031", "4031", "5.2.1"} <= set(terms)
+    text = "共享打印机报错0x0000011b，E-1023 和 ERP-4031，版本 5.2.1"
+    for terms in (index_terms(text), highlight_terms(text)):
+        assert {"0x0000011b", "e-1023", "1023", "erp-4031", "4031", "5.2.1"} <= set(terms)
 
 
 def test_full_width_and_case_are_normalised() -> None:
-    assert "vpn" in keyword_terms("ＶＰＮ 掉线")
+    assert "vpn" in index_terms("ＶＰＮ 掉线") and "vpn" in highlight_terms("ＶＰＮ 掉线")
 
 
 def test_stop_words_and_punctuation_are_dropped() -> None:
-    terms = keyword_terms("我的 the 打印机，是 不是 坏了？！")
-    assert "的" not in terms and "the" not in terms and "，" not in terms
+    assert "的" not in highlight_terms("我的 the 打印机，是 不是 坏了？！")
+    assert not {"the", "，", "？"} & set(index_terms("the printer，坏了？"))
 
 
 def test_rrf_prefers_items_ranked_high_in_both_lists() -> None:
