@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.analysis import highlight_terms, index_terms
-from indexer.fusion import ranked, reciprocal_rank_fusion
+from indexer.fusion import ranked, zscore_fusion
 from indexer.highlight import make_snippet
 from indexer.keyword_index import KeywordIndex
 from indexer.vector_store import MANIFEST, Manifest, VectorStore
@@ -40,20 +40,37 @@ def test_stop_words_and_punctuation_are_dropped() -> None:
     assert not {"the", "，", "？"} & set(index_terms("the printer，坏了？"))
 
 
-def test_rrf_prefers_items_ranked_high_in_both_lists() -> None:
-    fused = reciprocal_rank_fusion({"a": [1, 2, 3], "b": [2, 1, 4]}, {"a": 1.0, "b": 1.0})
-    assert [i for i, _ in ranked(fused)][:2] in ([1, 2], [2, 1])
-    assert fused[1] == fused[2] > fused[3]
+def test_zscore_fusion_prefers_items_strong_in_both_lists() -> None:
+    lists = {"dense": [(1, 0.9), (2, 0.8), (3, 0.1)], "keyword": [(2, 12.0), (1, 3.0), (4, 2.0)]}
+    fused = ranked(zscore_fusion(lists, {"dense": 1.0, "keyword": 1.0}, depth=3))
+    assert [item for item, _ in fused][:2] == [2, 1]
 
 
-@given(st.lists(st.lists(st.integers(0, 50), unique=True, max_size=20), min_size=1, max_size=4))
-def test_rrf_scores_are_positive_and_bounded(lists: list[list[int]]) -> None:
-    rankings = {str(n): ids for n, ids in enumerate(lists)}
-    fused = reciprocal_rank_fusion(rankings, {})
-    assert set(fused) == {i for ids in lists for i in ids}
-    assert all(0 < score <= len(lists) / 61 for score in fused.values())
-    scores = [s for _, s in ranked(fused)]
-    assert scores == sorted(scores, reverse=True)
+def test_zscore_fusion_keeps_the_margin_of_a_clear_winner() -> None:
+    # Rank fusion would tie 1 and 2 (ranks 1+2 each); 1's dense lead is large, 2's keyword lead tiny.
+    lists = {"dense": [(1, 0.95), (2, 0.50), (3, 0.49), (4, 0.48)],
+             "keyword": [(2, 3.0), (1, 2.9), (3, 1.0), (4, 0.9)]}
+    assert ranked(zscore_fusion(lists, {"dense": 1.0, "keyword": 1.0}, depth=4))[0][0] == 1
+
+
+def test_zscore_fusion_ignores_unweighted_and_empty_lists() -> None:
+    fused = zscore_fusion({"dense": [(1, 0.5), (2, 0.4)], "codes": [], "keyword": [(9, 3.0)]},
+                          {"dense": 1.0}, depth=10)
+    assert set(fused) == {1, 2}
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]),
+                       st.lists(st.tuples(st.integers(0, 40), st.floats(-5, 50)), max_size=15,
+                                unique_by=lambda pair: pair[0]), min_size=1))
+def test_zscore_fusion_scores_every_candidate_and_is_monotone_in_one_list(lists) -> None:
+    weights = {name: 1.0 for name in lists}
+    fused = zscore_fusion(lists, weights, depth=15)
+    assert set(fused) == {item for scored in lists.values() for item, _ in scored}
+    if len(lists) == 1:
+        (scored,) = lists.values()
+        order = [item for item, _ in ranked(fused)]
+        by_score = sorted(scored, key=lambda pair: (-pair[1], pair[0]))
+        assert [fused[i] for i in order] == sorted((fused[i] for i, _ in by_score), reverse=True)
 
 
 def test_snippet_marks_terms_and_escapes_html() -> None:
