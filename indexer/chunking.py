@@ -52,7 +52,9 @@ def article_chunks(article: Mapping[str, Any]) -> list[Chunk]:
         path = [p for p in section.heading_path if p != title]
         text = "\n".join([" / ".join([title, *path]), section.text])
         chunks.append(Chunk(
-            position=position, text=text, terms=index_terms(f"{text} {tags}"),
+            # the title counts twice (it is also the text's first line): a code or word in the
+            # title says more about the whole article than one in a passing mention
+            position=position, text=text, terms=index_terms(f"{title} {text} {tags}"),
             heading_path=section.heading_path, anchor=section.anchor or None,
             line_start=section.line_start, line_end=section.line_end,
         ))

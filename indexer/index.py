@@ -55,13 +55,21 @@ class SearchIndex:
         self.search_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self.rebuilt_reason: str | None = None
+        self._rechunk_requested = False
 
     @classmethod
     def open(cls, database: Database, embedder: Embedder, folder: Path,
-             progress: Progress | None = None) -> SearchIndex:
-        """Load the saved index (or start empty) and bring it level with the database."""
+             progress: Progress | None = None, rebuild: bool = False) -> SearchIndex:
+        """Load the saved index (or start empty) and bring it level with the database.
+
+        `rebuild` ignores the saved vectors and rewrites every chunk from the database.
+        """
         index = cls(database, embedder, folder)
-        index._load_saved()
+        index._rechunk_requested = rebuild
+        if not rebuild:
+            index._load_saved()
+        else:
+            index.rebuilt_reason = "rebuild requested"
         index._load_keywords()
         index.sync(progress)
         return index
@@ -99,6 +107,8 @@ class SearchIndex:
         """
         with self._sync_lock, self._file_lock():
             sync.rechunk_pending(self.database)
+            sync.rechunk_all_if_outdated(self.database, force=self._rechunk_requested)
+            self._rechunk_requested = False
             through = self.database.read(sync.chunked_through)
             changed = sum(self._reconcile(kind, progress) for kind in KINDS)
             saved = load_manifest(self.folder)

@@ -23,6 +23,9 @@ from kb.errors import NotFound
 from kb.tickets import get_ticket, is_indexable
 
 CHUNKED_THROUGH = "chunked_through"
+CHUNKER_VERSION_KEY = "chunker_version"
+# Bump when chunking or keyword analysis changes: stored chunks are then rewritten.
+CHUNKER_VERSION = "3"
 OUTBOX_BATCH = 500
 
 
@@ -39,6 +42,22 @@ def rechunk_pending(database: Database, batch: int = OUTBOX_BATCH) -> int:
         total += done
         if done < batch:
             return total
+
+
+def rechunk_all_if_outdated(database: Database, force: bool = False, batch: int = OUTBOX_BATCH) -> int:
+    """Rewrite every entity's chunks when the chunker changed (or `force`); returns entities done."""
+    current = database.read(lambda db: outbox.get_state(db, CHUNKER_VERSION_KEY, ""))
+    if current == CHUNKER_VERSION and not force:
+        return 0
+    entities = database.read(lambda db: [
+        (kind, row[0]) for kind, table in (("ticket", "tickets"), ("article", "articles"))
+        for row in db.execute(f"SELECT id FROM {table} ORDER BY id")
+    ])
+    for start in range(0, len(entities), batch):
+        part = entities[start:start + batch]
+        database.write(lambda db, part=part: [rewrite_chunks(db, kind, entity) for kind, entity in part])
+    database.write(lambda db: outbox.set_state(db, CHUNKER_VERSION_KEY, CHUNKER_VERSION))
+    return len(entities)
 
 
 def _rechunk_batch(db: sqlite_utils.Database, batch: int) -> int:

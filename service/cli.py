@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,14 +53,14 @@ def _progress(description: str) -> Iterator[Progress]:
         yield bar
 
 
-def _open_with_progress(settings: Settings, description: str = "indexing") -> Runtime:
-    with _progress(description) as bar:
+def _open_with_progress(settings: Settings, rebuild: bool = False) -> Runtime:
+    with _progress("indexing") as bar:
         task = bar.task_ids[0]
 
         def advance(done: int, total: int) -> None:
             bar.update(task, total=total, advance=done)
 
-        return open_runtime(settings, progress=advance)
+        return open_runtime(settings, progress=advance, rebuild=rebuild)
 
 
 @app.command()
@@ -102,13 +101,11 @@ def import_articles(folder: Annotated[Path, typer.Argument(help="Folder of markd
 
 
 @app.command()
-def index(rebuild: Annotated[bool, typer.Option("--rebuild", help="Discard the saved index and re-embed everything.")] = False) -> None:
+def index(rebuild: Annotated[bool, typer.Option("--rebuild", help="Rewrite every chunk from the database and re-embed everything.")] = False) -> None:
     """Bring the search index level with the database (catch up, or rebuild)."""
     settings = Settings()
-    if rebuild and settings.index_dir.exists():
-        shutil.rmtree(settings.index_dir)
     with _user_errors():
-        runtime = _open_with_progress(settings)
+        runtime = _open_with_progress(settings, rebuild=rebuild)
     _print_index_summary(runtime)
     runtime.close()
 

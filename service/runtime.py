@@ -38,11 +38,12 @@ def open_runtime(
     settings: Settings,
     progress: Progress | None = None,
     embedder_factory: Callable[[Settings], Embedder] = open_embedder,
+    rebuild: bool = False,
 ) -> Runtime:
     """Open the database and model, then load and catch up (or rebuild) the index."""
     database = open_database(settings)
     try:
-        index = SearchIndex.open(database, embedder_factory(settings), settings.index_dir, progress)
+        index = SearchIndex.open(database, embedder_factory(settings), settings.index_dir, progress, rebuild)
     except BaseException:
         database.close()
         raise

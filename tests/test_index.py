@@ -108,3 +108,22 @@ def test_resolved_ticket_leaves_index_when_reopened(loaded: Database, embedder, 
     titles = [h.entity["title"] for h in suggest(index, "vpn error 812", 5, AGENT).cases]
     assert not any(t.startswith("VPN keeps") for t in titles)
     assert index.drift().healthy
+
+
+def test_rebuild_rewrites_chunks_and_changed_chunker_triggers_it(loaded: Database, embedder, tmp_path) -> None:
+    from indexer.sync import CHUNKER_VERSION_KEY
+
+    folder = tmp_path / "index"
+    SearchIndex.open(loaded, embedder, folder)
+    before = loaded.read(lambda db: sync_ids(db))
+    index = SearchIndex.open(loaded, embedder, folder, rebuild=True)
+    after = loaded.read(lambda db: sync_ids(db))
+    assert index.rebuilt_reason == "rebuild requested" and before.isdisjoint(after)
+    loaded.write(lambda db: db.execute("UPDATE index_state SET value = 'old' WHERE key = ?", [CHUNKER_VERSION_KEY]))
+    SearchIndex.open(loaded, embedder, folder)
+    assert loaded.read(lambda db: sync_ids(db)).isdisjoint(after)
+    assert verify_saved(loaded, folder)[0].healthy
+
+
+def sync_ids(db) -> set[int]:
+    return {row[0] for row in db.execute("SELECT id FROM chunks")}
