@@ -140,3 +140,23 @@ def test_damaged_or_mismatched_index_is_not_loaded(tmp_path: Path) -> None:
             "files": manifest.files}
     (tmp_path / MANIFEST).write_text(json.dumps(data))
     assert VectorStore.load(tmp_path) is None
+
+
+def test_large_kinds_switch_to_an_approximate_index_that_keeps_ids(tmp_path: Path, monkeypatch) -> None:
+    import indexer.vector_store as vector_store
+
+    monkeypatch.setattr(vector_store, "APPROXIMATE_FROM", 3000)
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(4000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = VectorStore(16)
+    store.add("ticket", np.arange(1000, 3000), vectors[:2000])
+    assert not store.is_approximate("ticket")
+    store.add("ticket", np.arange(3000, 5000), vectors[2000:])
+    assert store.is_approximate("ticket") and store.count("ticket") == 4000
+    store.remove("ticket", np.array([1000, 1001]))
+    assert sorted(store.ids("ticket").tolist()) == list(range(1002, 5000))
+    assert store.search("ticket", vectors[5], 1)[0][0] == 1005
+    store.save(tmp_path, Manifest(model="m", dim=16, counts={}, last_outbox_id=1))
+    loaded, _ = VectorStore.load(tmp_path)
+    assert loaded.is_approximate("ticket") and loaded.search("ticket", vectors[5], 1)[0][0] == 1005
