@@ -52,10 +52,13 @@ class SearchIndex:
         self.folder = folder
         self.store = VectorStore(embedder.dim)
         self.keywords = {kind: KeywordIndex() for kind in KINDS}
+        # chunk id -> entity id, so ranking can group chunks by ticket/article without a query
+        self.chunk_entity: dict[str, dict[int, int]] = {kind: {} for kind in KINDS}
         self.search_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self.rebuilt_reason: str | None = None
         self._rechunk_requested = False
+        self._reconciled_through = -1
 
     @classmethod
     def open(cls, database: Database, embedder: Embedder, folder: Path,
@@ -95,10 +98,10 @@ class SearchIndex:
 
     def _load_keywords(self) -> None:
         for kind in KINDS:
-            rows = self.database.read(
-                lambda db, kind=kind: db.execute("SELECT id, terms FROM chunks WHERE kind = ?", [kind]).fetchall()
-            )
-            self.keywords[kind].add_many((row[0], row[1].split()) for row in rows)
+            rows = self.database.read(lambda db, kind=kind: db.execute(
+                "SELECT id, entity_id, terms FROM chunks WHERE kind = ?", [kind]).fetchall())
+            self.keywords[kind].add_many((row[0], row[2].split()) for row in rows)
+            self.chunk_entity[kind].update((row[0], row[1]) for row in rows)
 
     def sync(self, progress: Progress | None = None) -> int:
         """Drain the outbox, embed new chunks, drop stale ones, save if anything changed.
@@ -108,9 +111,12 @@ class SearchIndex:
         with self._sync_lock, self._file_lock():
             sync.rechunk_pending(self.database)
             sync.rechunk_all_if_outdated(self.database, force=self._rechunk_requested)
-            self._rechunk_requested = False
             through = self.database.read(sync.chunked_through)
+            if through == self._reconciled_through and not self._rechunk_requested:
+                return 0  # nothing changed since the last reconcile: skip the full id comparison
+            self._rechunk_requested = False
             changed = sum(self._reconcile(kind, progress) for kind in KINDS)
+            self._reconciled_through = through
             saved = load_manifest(self.folder)
             if changed or saved is None or saved.last_outbox_id != through:
                 self.save(through)
@@ -123,17 +129,19 @@ class SearchIndex:
             self.store.remove(kind, np.asarray(extra, dtype=np.int64))
             for chunk_id in self.keywords[kind].ids() - db_ids:
                 self.keywords[kind].remove(chunk_id)
+                self.chunk_entity[kind].pop(chunk_id, None)
         for start in range(0, len(missing), EMBED_BATCH * 8):
             self._add_chunks(kind, missing[start:start + EMBED_BATCH * 8], len(missing), progress)
         return len(missing) + len(extra)
 
     def _add_chunks(self, kind: str, ids: list[int], total: int, progress: Progress | None) -> None:
         rows = self.database.read(lambda db: sync.chunk_texts(db, ids))
-        vectors = self.embedder.encode_documents([text for _, text, _ in rows], batch_size=EMBED_BATCH)
+        vectors = self.embedder.encode_documents([text for _, _, text, _ in rows], batch_size=EMBED_BATCH)
         with self.search_lock:
             self.store.add(kind, np.asarray([r[0] for r in rows], dtype=np.int64), vectors)
-            for chunk_id, _, terms in rows:
+            for chunk_id, entity_id, _, terms in rows:
                 self.keywords[kind].add(chunk_id, terms.split())
+                self.chunk_entity[kind][chunk_id] = entity_id
         if progress:
             progress(len(rows), total)
 

@@ -105,37 +105,42 @@ def _search_kind(
 ) -> list[Hit]:
     candidates = max(MIN_CANDIDATES, 5 * k)
     fused, similarity = fused_chunk_ranking(index, query, kind, candidates, weights)
-    best_chunks = _best_chunk_per_entity(index, [chunk_id for chunk_id, _ in fused])
-    entities = _visible_entities(index, kind, [c["entity_id"] for c in best_chunks.values()], viewer)
-    scores = dict(fused)
-    hits = []
-    for chunk_id, chunk in best_chunks.items():
-        entity = entities.get(chunk["entity_id"])
-        if entity is None:
-            continue
-        hits.append(_hit(kind, chunk, entity, scores[chunk_id], similarity.get(chunk_id), query))
-        if len(hits) == k:
+    best = _best_chunk_per_entity(index.chunk_entity[kind], fused)
+    chosen: list[tuple[int, float, dict]] = []
+    page = 3 * k
+    for start in range(0, len(best), page):
+        batch = best[start:start + page]
+        entities = _visible_entities(index, kind, [entity_id for _, entity_id, _ in batch], viewer)
+        chosen += [(chunk_id, score, entities[e]) for chunk_id, e, score in batch if e in entities]
+        if len(chosen) >= k:
             break
-    return hits
+    chunks = _chunk_rows(index, [chunk_id for chunk_id, _, _ in chosen[:k]])
+    return [_hit(kind, chunks[chunk_id], entity, score, similarity.get(chunk_id), query)
+            for chunk_id, score, entity in chosen[:k]]
 
 
-def _best_chunk_per_entity(index: SearchIndex, chunk_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Chunk rows in fused order, keeping only the best chunk of each entity."""
+def _best_chunk_per_entity(
+    chunk_entity: Mapping[int, int], fused: list[tuple[int, float]]
+) -> list[tuple[int, int, float]]:
+    """(chunk id, entity id, score) in fused order, keeping each entity's best chunk."""
+    seen: set[int] = set()
+    best = []
+    for chunk_id, score in fused:
+        entity_id = chunk_entity.get(chunk_id)
+        if entity_id is not None and entity_id not in seen:
+            seen.add(entity_id)
+            best.append((chunk_id, entity_id, score))
+    return best
+
+
+def _chunk_rows(index: SearchIndex, chunk_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not chunk_ids:
         return {}
     marks = ",".join("?" * len(chunk_ids))
     rows = index.database.read(lambda db: db.execute(
         f"SELECT id, entity_id, heading_path, anchor, text FROM chunks WHERE id IN ({marks})", chunk_ids
     ).fetchall())
-    by_id = {row["id"]: dict(row) for row in rows}
-    best: dict[int, dict[str, Any]] = {}
-    seen_entities: set[int] = set()
-    for chunk_id in chunk_ids:
-        row = by_id.get(chunk_id)
-        if row is not None and row["entity_id"] not in seen_entities:
-            seen_entities.add(row["entity_id"])
-            best[chunk_id] = row
-    return best
+    return {row["id"]: dict(row) for row in rows}
 
 
 def _visible_entities(index: SearchIndex, kind: str, ids: list[int], viewer: Viewer) -> Mapping[int, dict]:

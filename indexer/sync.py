@@ -109,8 +109,8 @@ def missing_and_extra(db_ids: set[int], index_ids: Iterable[int]) -> tuple[list[
     return sorted(db_ids - held), sorted(held - db_ids)
 
 
-def chunk_texts(db: sqlite_utils.Database, ids: list[int]) -> list[tuple[int, str, str]]:
-    """(id, text, terms) of the given chunks, in id order."""
+def chunk_texts(db: sqlite_utils.Database, ids: list[int]) -> list[tuple[int, int, str, str]]:
+    """(id, entity id, text, terms) of the given chunks, in id order."""
     marks = ",".join("?" * len(ids))
-    rows = db.execute(f"SELECT id, text, terms FROM chunks WHERE id IN ({marks}) ORDER BY id", ids)
-    return [(row[0], row[1], row[2]) for row in rows]
+    rows = db.execute(f"SELECT id, entity_id, text, terms FROM chunks WHERE id IN ({marks}) ORDER BY id", ids)
+    return [(row[0], row[1], row[2], row[3]) for row in rows]

@@ -211,6 +211,44 @@ def _print_eval_table(results: dict[str, dict[str, float]]) -> None:
     out.print(table)
 
 
+bench_app = typer.Typer(help="Benchmarks: a large corpus, a real server, figures measured side by side.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("suggest")
+def bench_suggest(
+    tickets: Annotated[int, typer.Option(min=100, help="Tickets to generate from the demo history.")] = 100_000,
+    article_copies: Annotated[int, typer.Option(min=1, help="Copies of the demo articles (~520 sections each).")] = 20,
+    clients: Annotated[int, typer.Option(min=1, max=256, help="Concurrent clients in the load phase.")] = 16,
+    seconds: Annotated[float, typer.Option(min=1, help="Length of the load phase.")] = 30.0,
+    output: Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")] = None,
+) -> None:
+    """Suggest latency over HTTP (single client vs bare encode; concurrent load) and index build throughput.
+
+    Uses CASEWISE_DATA_DIR as the bench folder: the corpus is generated there when it holds no database.
+    """
+    from service.bench import run_suggest_bench, write_json
+
+    settings = Settings()
+    figures = run_suggest_bench(settings, tickets, article_copies, clients, seconds,
+                                lambda line: console.print(line, highlight=False))
+    out.print(write_json(figures, output), highlight=False)
+
+
+@bench_app.command("ann")
+def bench_ann(
+    vectors: Annotated[int, typer.Option(min=1000, help="Vectors in the index.")] = 1_000_000,
+    dim: Annotated[int, typer.Option(min=8, help="Dimensions kept from the embeddings.")] = 512,
+    queries: Annotated[int, typer.Option(min=10, help="Queries for recall and latency.")] = 500,
+    output: Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")] = None,
+) -> None:
+    """Recall@10 against exact search, search latency and memory of the index chosen at that size."""
+    from service.bench import run_ann_bench, write_json
+
+    figures = run_ann_bench(vectors, dim, queries, lambda line: console.print(line, highlight=False))
+    out.print(write_json(figures, output), highlight=False)
+
+
 @app.command()
 def demo() -> None:
     """Load the bilingual demo history and knowledge base, then build the index."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from indexer.embedder import Embedder
 from indexer.index import Progress, SearchIndex
@@ -18,9 +19,14 @@ class Runtime:
     settings: Settings
     database: Database
     index: SearchIndex
+    search_pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.search_pool = ThreadPoolExecutor(self.settings.max_concurrent_encodes, "casewise-search")
 
     def close(self) -> None:
-        """Close the database connections."""
+        """Stop the search threads and close the database connections."""
+        self.search_pool.shutdown(wait=True)
         self.database.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter
@@ -25,8 +26,8 @@ def healthz(runtime: RuntimeDep) -> Health:
 
 
 @router.post("/api/v1/suggest", response_model=SuggestResponse, responses=ERRORS, tags=["search"])
-def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: SettingsDep,
-                  viewer: ViewerDep) -> SuggestResponse:
+async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: SettingsDep,
+                        viewer: ViewerDep) -> SuggestResponse:
     """Similar resolved cases and the best section of matching articles for a problem text."""
     text = f"{body.title}\n{body.description}".strip()
     if not text:
@@ -40,7 +41,10 @@ def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: SettingsD
     if k > settings.max_k:
         raise InvalidInput(f"k is {k}; the limit is {settings.max_k} (setting CASEWISE_MAX_K)")
     started = time.perf_counter()
-    found = suggest(runtime.index, text, k, viewer)
+    # a small dedicated pool: queued requests wait in the event loop instead of many
+    # threads fighting over the GIL and the two cores
+    loop = asyncio.get_running_loop()
+    found = await loop.run_in_executor(runtime.search_pool, suggest, runtime.index, text, k, viewer)
     took = (time.perf_counter() - started) * 1000
     return SuggestResponse(cases=[_case(h) for h in found.cases],
                            articles=[_article(h) for h in found.articles], took_ms=round(took, 2))

@@ -1,0 +1,363 @@
+"""Benchmarks run by `casewise bench`: a large corpus, a real server, real HTTP clients.
+
+Every figure that is compared with another is measured in the same run, on the
+same machine, seconds apart, because the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from kb.articles import read_article_folder, save_article
+from kb.db import Database
+from kb.importing import demo_article_folder, demo_ticket_files
+from kb.ticket_files import read_ticket_file
+from kb.tickets import import_resolved_tickets
+from service.settings import Settings
+
+Log = Callable[[str], None]
+FILLERS = ["又出现了", "今天早上", "急", "again", "urgent", "第二次", "还是不行", "please help", "同事也一样"]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of the sorted values fall (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(share * len(ordered))) - 1))]
+
+
+def latency_summary(values_ms: list[float]) -> dict[str, float]:
+    """p50/p95/p99 and mean of latencies in milliseconds."""
+    return {"n": len(values_ms), "p50": round(percentile(values_ms, 0.50), 2),
+            "p95": round(percentile(values_ms, 0.95), 2), "p99": round(percentile(values_ms, 0.99), 2),
+            "mean": round(statistics.fmean(values_ms), 2)}
+
+
+def perturbed_tickets(count: int, seed: int = 7) -> list[dict]:
+    """`count` distinct resolved tickets made by varying the demo history."""
+    rng = random.Random(seed)
+    base = [record for path in demo_ticket_files() for record in read_ticket_file(path)]
+    tickets = []
+    for n in range(count):
+        source, other = base[n % len(base)], rng.choice(base)
+        words = other["description"].split("，")[0][:40]
+        tickets.append({
+            "id": f"bench-{n}", "title": f"{source['title']} {rng.choice(FILLERS)} #{n}",
+            "description": f"{source.get('description', '')} {words}",
+            "resolution": source["resolution"], "product": source.get("product"),
+            "category": source.get("category"), "error_codes": source.get("error_codes") or [],
+        })
+    return tickets
+
+
+def build_corpus(database: Database, tickets: int, article_copies: int, log: Log) -> None:
+    """Import perturbed tickets and copies of the demo articles (about 500 sections per copy)."""
+    drafts = read_article_folder(demo_article_folder())
+    for copy in range(article_copies):
+        database.write(lambda db, copy=copy: [
+            save_article(db, _copy_of(draft, copy), "bench") for draft in drafts])
+    log(f"imported {article_copies} copies of {len(drafts)} demo articles")
+    records = perturbed_tickets(tickets)
+    for start in range(0, len(records), 20_000):
+        part = records[start:start + 20_000]
+        database.write(lambda db, part=part: import_resolved_tickets(db, part, "bench", "BN"))
+    log(f"imported {tickets} tickets")
+
+
+def _copy_of(draft, copy: int):
+    from dataclasses import replace
+
+    return replace(draft, slug=f"{draft.slug}-{copy}", title=f"{draft.title} ({copy})",
+                   status="published", body=draft.body + f"\n\n<!-- copy {copy} -->\n")
+
+
+@dataclass
+class BuildFigures:
+    """Index build throughput next to the bare model's batch encode throughput."""
+
+    chunks: int
+    seconds: float
+    embed_seconds: float
+    bare_texts_per_s: float
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        chunks_per_s = self.chunks / self.seconds
+        embed_rate = self.chunks / self.embed_seconds
+        return {"chunks": self.chunks, "build_seconds": round(self.seconds, 1),
+                "build_chunks_per_s": round(chunks_per_s, 1),
+                "embed_phase_chunks_per_s": round(embed_rate, 1),
+                "bare_batch_encode_texts_per_s": round(self.bare_texts_per_s, 1),
+                "ratio_build_to_bare": round(chunks_per_s / self.bare_texts_per_s, 3),
+                "ratio_embed_phase_to_bare": round(embed_rate / self.bare_texts_per_s, 3), **self.extra}
+
+
+def measure_build(settings: Settings, log: Log) -> BuildFigures:
+    """Build the index from the database and time it; then time the bare model on a sample."""
+    from indexer.index import SearchIndex
+    from service.runtime import open_embedder
+
+    embedder = open_embedder(settings)
+    database = Database(settings.database_path)
+    embed_time = [0.0]
+    original = embedder.encode_documents
+
+    def timed(texts, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(texts, **kwargs)
+        finally:
+            embed_time[0] += time.perf_counter() - started
+
+    embedder.encode_documents = timed  # type: ignore[method-assign]
+    started = time.perf_counter()
+    index = SearchIndex.open(database, embedder, settings.index_dir, rebuild=True)
+    seconds = time.perf_counter() - started
+    chunks = sum(index.store.count(kind) for kind in ("ticket", "article"))
+    log(f"index built: {chunks} chunks in {seconds:.1f}s")
+    sample = database.read(lambda db: [r[0] for r in db.execute(
+        "SELECT text FROM chunks ORDER BY (id * 2654435761) % 4294967296 LIMIT 4096")])
+    started = time.perf_counter()
+    original(sample)
+    bare = len(sample) / (time.perf_counter() - started)
+    approximate = {kind: index.store.is_approximate(kind) for kind in ("ticket", "article")}
+    database.close()
+    return BuildFigures(chunks, seconds, embed_time[0], bare, {"approximate_index": approximate})
+
+
+def bare_encode_latencies(settings: Settings, queries: list[str]) -> list[float]:
+    """Single-query encode times (ms) of the same model, outside the server."""
+    from service.runtime import open_embedder
+
+    embedder = open_embedder(settings)
+    embedder.encode_queries(queries[:5])
+    times = []
+    for query in queries:
+        started = time.perf_counter()
+        embedder.encode_queries([query])
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def start_server(settings: Settings, log: Log) -> tuple[subprocess.Popen, str]:
+    """`casewise serve` in its own process on the bench data folder; waits until healthy."""
+    env = {**os.environ, "CASEWISE_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1",
+           "CASEWISE_MAX_BODY_BYTES": str(settings.max_body_bytes)}
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            httpx.get(f"{url}/healthz", timeout=5).raise_for_status()
+            log(f"server ready at {url}")
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("server did not become healthy")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def single_client(url: str, queries: list[str]) -> list[float]:
+    """Sequential suggest requests; latency of each in ms."""
+    times = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        client.post("/api/v1/suggest", json={"title": queries[0]})
+        for query in queries:
+            started = time.perf_counter()
+            client.post("/api/v1/suggest", json={"title": query}).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def concurrent_clients(url: str, queries: list[str], clients: int, seconds: float) -> dict:
+    """`clients` threads sending suggest requests back to back for `seconds`."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def worker(offset: int) -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            n = offset
+            while time.monotonic() < stop_at:
+                started = time.perf_counter()
+                try:
+                    response = client.post("/api/v1/suggest", json={"title": queries[n % len(queries)]})
+                    ok = response.status_code == 200
+                except httpx.HTTPError as error:
+                    ok, response = False, error
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    (latencies.append(elapsed) if ok else errors.append(str(response)))
+                n += clients
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {"clients": clients, "seconds": round(wall, 1), "requests": len(latencies),
+            "throughput_per_s": round(len(latencies) / wall, 1), "errors": len(errors),
+            **{f"latency_{k}": v for k, v in latency_summary(latencies or [0.0]).items()}}
+
+
+def time_to_suggestible(settings: Settings, url: str) -> float:
+    """Seconds from committing a new resolved ticket to seeing it in suggestions over HTTP."""
+    marker = f"基准测试 XQ{random.randint(100000, 999999)} 扫描仪报错"
+    record = {"id": f"bench-fresh-{marker}", "title": marker, "description": "bench probe",
+              "resolution": "probe"}
+    database = Database(settings.database_path)
+    try:
+        started = time.perf_counter()
+        database.write(lambda db: import_resolved_tickets(db, [record], "bench", "BN"))
+    finally:
+        database.close()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        while time.perf_counter() - started < 60:
+            cases = client.post("/api/v1/suggest", json={"title": marker, "k": 3}).json()["cases"]
+            if any(case["title"] == marker for case in cases):
+                return time.perf_counter() - started
+            time.sleep(0.02)
+    return float("inf")
+
+
+def query_set(count: int, seed: int = 11) -> list[str]:
+    """Realistic typed queries: demo ticket titles, sometimes with the start of the description."""
+    rng = random.Random(seed)
+    base = [record for path in demo_ticket_files() for record in read_ticket_file(path)]
+    picks = [rng.choice(base) for _ in range(count)]
+    return [p["title"] if n % 2 else f"{p['title']} {p.get('description', '')[:60]}" for n, p in enumerate(picks)]
+
+
+def run_suggest_bench(settings: Settings, tickets: int, article_copies: int, clients: int,
+                      seconds: float, log: Log) -> dict:
+    """Build the corpus and index, then measure the suggest endpoint; returns all figures."""
+    if not settings.database_path.exists():
+        database = Database(settings.database_path)
+        try:
+            build_corpus(database, tickets, article_copies, log)
+        finally:
+            database.close()
+    build = measure_build(settings, log).as_dict()
+    queries = query_set(300)
+    process, url = start_server(settings, log)
+    try:
+        bare = bare_encode_latencies(settings, queries)
+        single = single_client(url, queries)
+        log("single client done")
+        load = concurrent_clients(url, queries, clients, seconds)
+        log("concurrent clients done")
+        fresh = time_to_suggestible(settings, url)
+    finally:
+        stop_server(process)
+    bare_summary, single_summary = latency_summary(bare), latency_summary(single)
+    target = 1.3 * bare_summary["p95"] + 5
+    return {
+        "corpus": {"tickets": tickets, "article_copies": article_copies},
+        "build": build,
+        "bare_encode_ms": bare_summary,
+        "single_client_ms": single_summary,
+        "single_client_target_p95_ms": round(target, 2),
+        "single_client_meets_target": single_summary["p95"] <= target,
+        "concurrent": load,
+        "seconds_until_new_ticket_suggestible": round(fresh, 3),
+    }
+
+
+def run_ann_bench(vectors: int, dim: int, queries: int, log: Log) -> dict:
+    """Recall@10 and search latency of the approximate index against exact search at scale.
+
+    Vectors are real embeddings of demo texts (USE) plus small noise to reach the size, so the
+    neighbourhood structure is that of real data rather than random points.
+    """
+    import faiss
+
+    from indexer.vector_store import VectorStore
+
+    data = _embedding_like(vectors, dim, log)
+    rng = np.random.default_rng(3)
+    probe = data[rng.choice(len(data), size=queries, replace=False)]
+    probe = probe + rng.normal(scale=0.02, size=probe.shape).astype(np.float32)
+    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+    store = VectorStore(dim)
+    started = time.perf_counter()
+    for start in range(0, len(data), 100_000):
+        store.add("ticket", np.arange(start, min(start + 100_000, len(data))), data[start:start + 100_000])
+    build_seconds = time.perf_counter() - started
+    log(f"approximate index built in {build_seconds:.1f}s")
+    exact = faiss.IndexFlatIP(dim)
+    exact.add(data)
+    _, truth = exact.search(probe, 10)
+    found, times = [], []
+    for row in probe:
+        started = time.perf_counter()
+        found.append([i for i, _ in store.search("ticket", row, 10)])
+        times.append((time.perf_counter() - started) * 1000)
+    recall = statistics.fmean(len(set(f) & set(t)) / 10 for f, t in zip(found, truth.tolist(), strict=True))
+    index = store.indexes["ticket"]
+    memory = len(faiss.serialize_index(index)) / len(data) * 1_000_000 / 2**20
+    return {"vectors": len(data), "dim": dim, "approximate": store.is_approximate("ticket"),
+            "lists": int(getattr(index, "nlist", 0)), "nprobe": int(getattr(index, "nprobe", 0)),
+            "build_seconds": round(build_seconds, 1), "recall_at_10": round(recall, 4),
+            "search_ms": latency_summary(times), "mib_per_million_vectors": round(memory, 1)}
+
+
+def _embedding_like(count: int, dim: int, log: Log) -> np.ndarray:
+    from indexer.embedder import DEFAULT_MODEL, Embedder
+
+    texts = query_set(4000) + [t["title"] for t in perturbed_tickets(4000)]
+    embedder = Embedder(DEFAULT_MODEL, Settings().model_cache_dir)
+    base = embedder.encode_documents(texts)[:, :dim]
+    log(f"embedded {len(base)} demo texts")
+    rng = np.random.default_rng(5)
+    picks = base[rng.integers(0, len(base), size=count)]
+    # mixing each point with a second one gives new, realistic-looking points (not just noise)
+    partners = base[rng.integers(0, len(base), size=count)]
+    weights = rng.uniform(0.0, 0.5, size=(count, 1)).astype(np.float32)
+    data = (1 - weights) * picks + weights * partners
+    data += rng.normal(scale=0.05, size=data.shape).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def write_json(figures: dict, path: Path | None) -> str:
+    """The figures as JSON, also written to `path` when given."""
+    text = json.dumps(figures, indent=2, ensure_ascii=False)
+    if path:
+        path.write_text(text + "\n", encoding="utf-8")
+    return text
