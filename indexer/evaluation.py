@@ -135,7 +135,15 @@ def evaluate(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Metrics per system: Casewise (first embedder), BM25 alone, and each embedder alone."""
-    results: dict[str, dict[str, float]] = {}
+    return {system: metrics(ranking, eval_set.qrels)
+            for system, ranking in system_rankings(eval_set, embedders, progress).items()}
+
+
+def system_rankings(
+    eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, dict[str, list[str]]]:
+    """Top-10 doc ids per query for each system: Casewise, BM25 alone, each embedder alone."""
+    results: dict[str, dict[str, list[str]]] = {}
     for position, embedder in enumerate(embedders):
         with tempfile.TemporaryDirectory(prefix="casewise-eval-") as workdir:
             step = (lambda done, total, name=embedder.name: progress(f"indexing ({name})", done, total)) \
@@ -152,10 +160,22 @@ def evaluate(
 
 
 def _run(instance: EvalInstance, eval_set: EvalSet, weights: Mapping[str, float], label: str,
-         progress: Callable[[str, int, int], None] | None) -> dict[str, float]:
+         progress: Callable[[str, int, int], None] | None) -> dict[str, list[str]]:
     rankings = {}
-    for number, query in enumerate(eval_set.queries, start=1):
+    for query in eval_set.queries:
         rankings[query["id"]] = instance.rank(query["text"], weights)
         if progress:
             progress(label, 1, len(eval_set.queries))
-    return metrics(rankings, eval_set.qrels)
+    return rankings
+
+
+def hit_curve(rankings: Mapping[str, list[str]], qrels: Mapping[str, Mapping[str, int]],
+              depth: int = 10) -> list[float]:
+    """hit@k for k = 1..depth (share of judged queries with a relevant doc in the top k)."""
+    judged = [q for q, docs in qrels.items() if any(r > 0 for r in docs.values())]
+    firsts = []
+    for query in judged:
+        ranking = rankings.get(query, [])
+        firsts.append(next((rank for rank, d in enumerate(ranking, start=1) if qrels[query].get(d, 0) > 0), None))
+    return [sum(1 for f in firsts if f is not None and f <= k) / max(len(judged), 1)
+            for k in range(1, depth + 1)]
