@@ -106,18 +106,19 @@ class EvalInstance:
     """A throwaway database + index holding one corpus, for one embedder."""
 
     def __init__(self, eval_set: EvalSet, embedder: Embedder, workdir: Path,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, english: Embedder | None = None) -> None:
         self.database = Database(workdir / "eval.db")
         records = corpus_as_tickets(eval_set.corpus)
         self.database.write(lambda db: import_resolved_tickets(db, records, "eval", "EV"))
-        self.index = SearchIndex.open(self.database, embedder, workdir / "index", progress)
+        self.index = SearchIndex.open(self.database, embedder, workdir / "index", progress, english=english)
         self.doc_of_ticket = dict(self.database.read(
             lambda db: [(r[0], r[1].removeprefix("import:")) for r in db.execute("SELECT id, external_ref FROM tickets")]
         ))
 
     def rank(self, text: str, weights: Mapping[str, float], k: int = 10) -> list[str]:
         """Doc ids for a query, best first, through the suggestion pipeline."""
-        hits = suggest(self.index, text, k, EVAL_VIEWER, weights=weights).cases
+        plain = set(weights) == {"dense_en"}  # the English model as a baseline, on every query
+        hits = suggest(self.index, text, k, EVAL_VIEWER, weights=weights, language_aware=not plain).cases
         return [self.doc_of_ticket[hit.entity_id] for hit in hits]
 
     def close(self) -> None:
@@ -128,35 +129,50 @@ SYSTEMS: dict[str, Mapping[str, float]] = {
     "casewise": FUSION_WEIGHTS,
     "bm25": {"keyword": 1.0},
     "dense": {"dense": 1.0},
+    "dense_en": {"dense_en": 1.0},
 }
 
 
 def evaluate(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
+    english: Embedder | None = None,
 ) -> dict[str, dict[str, float]]:
     """Metrics per system: Casewise (first embedder), BM25 alone, and each embedder alone."""
     return {system: metrics(ranking, eval_set.qrels)
-            for system, ranking in system_rankings(eval_set, embedders, progress).items()}
+            for system, ranking in system_rankings(eval_set, embedders, progress, english).items()}
 
 
 def system_rankings(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
+    english: Embedder | None = None,
 ) -> dict[str, dict[str, list[str]]]:
-    """Top-10 doc ids per query for each system: Casewise, BM25 alone, each embedder alone."""
+    """Top-10 doc ids per query for each system: Casewise, BM25 alone, each embedder alone.
+
+    The first embedder (with `english`, if given) makes up Casewise; the others are baselines.
+    """
     results: dict[str, dict[str, list[str]]] = {}
     for position, embedder in enumerate(embedders):
         with tempfile.TemporaryDirectory(prefix="casewise-eval-") as workdir:
             step = (lambda done, total, name=embedder.name: progress(f"indexing ({name})", done, total)) \
                 if progress else None
-            instance = EvalInstance(eval_set, embedder, Path(workdir), step)
+            extra = english if position == 0 else None
+            instance = EvalInstance(eval_set, embedder, Path(workdir), step, extra)
             try:
-                systems = dict(SYSTEMS) if position == 0 else {"dense": SYSTEMS["dense"]}
-                for system, weights in systems.items():
-                    label = f"dense:{embedder.name}" if system == "dense" else system
-                    results[label] = _run(instance, eval_set, weights, label, progress)
+                for system, weights in _systems_for(position, embedder, extra).items():
+                    results[system] = _run(instance, eval_set, weights, system, progress)
             finally:
                 instance.close()
     return results
+
+
+def _systems_for(position: int, embedder: Embedder, english: Embedder | None) -> dict[str, Mapping[str, float]]:
+    systems = {f"dense:{embedder.name}": SYSTEMS["dense"]}
+    if position == 0:
+        systems = {"casewise": SYSTEMS["casewise"], "bm25": SYSTEMS["bm25"], **systems}
+    if english is not None:
+        # an English model alone at full weight, whatever the query's language (a plain baseline)
+        systems[f"dense:{english.name}"] = SYSTEMS["dense_en"]
+    return systems
 
 
 def _run(instance: EvalInstance, eval_set: EvalSet, weights: Mapping[str, float], label: str,

@@ -24,6 +24,7 @@ from kb import outbox
 from kb.db import Database
 
 EMBED_BATCH = 64
+ENGLISH_FOLDER = "en"
 Progress = Callable[[int, int], None]  # (done in this step, total) callback
 
 
@@ -43,14 +44,26 @@ class Drift:
                     or self.pending_outbox or self.manifest_behind)
 
 
-class SearchIndex:
-    """Vectors and keywords for tickets and article sections, with a sync lock and a search lock."""
+@dataclass
+class DenseSpace:
+    """One embedding model's vectors: the model, its FAISS store and the folder it is saved in."""
 
-    def __init__(self, database: Database, embedder: Embedder, folder: Path) -> None:
+    name: str
+    embedder: Embedder
+    folder: Path
+    store: VectorStore
+
+
+class SearchIndex:
+    """Vectors (one space per embedding model) and keywords for tickets and article sections."""
+
+    def __init__(self, database: Database, embedder: Embedder, folder: Path,
+                 english: Embedder | None = None) -> None:
         self.database = database
-        self.embedder = embedder
         self.folder = folder
-        self.store = VectorStore(embedder.dim)
+        self.spaces = [DenseSpace("dense", embedder, folder, VectorStore(embedder.dim))]
+        if english is not None:
+            self.spaces.append(DenseSpace("dense_en", english, folder / ENGLISH_FOLDER, VectorStore(english.dim)))
         self.keywords = {kind: KeywordIndex() for kind in KINDS}
         # chunk id -> entity id, so ranking can group chunks by ticket/article without a query
         self.chunk_entity: dict[str, dict[int, int]] = {kind: {} for kind in KINDS}
@@ -60,36 +73,49 @@ class SearchIndex:
         self._rechunk_requested = False
         self._reconciled_through = -1
 
+    @property
+    def embedder(self) -> Embedder:
+        """The primary (multilingual) embedding model."""
+        return self.spaces[0].embedder
+
+    @property
+    def store(self) -> VectorStore:
+        """The primary model's vectors."""
+        return self.spaces[0].store
+
     @classmethod
     def open(cls, database: Database, embedder: Embedder, folder: Path,
-             progress: Progress | None = None, rebuild: bool = False) -> SearchIndex:
+             progress: Progress | None = None, rebuild: bool = False,
+             english: Embedder | None = None) -> SearchIndex:
         """Load the saved index (or start empty) and bring it level with the database.
 
         `rebuild` ignores the saved vectors and rewrites every chunk from the database.
         """
-        index = cls(database, embedder, folder)
+        index = cls(database, embedder, folder, english)
         index._rechunk_requested = rebuild
         if not rebuild:
-            index._load_saved()
+            for space in index.spaces:
+                index._load_saved(space)
         else:
             index.rebuilt_reason = "rebuild requested"
         index._load_keywords()
         index.sync(progress)
         return index
 
-    def _load_saved(self) -> None:
-        loaded = VectorStore.load(self.folder)
-        reason = self._reject_reason(loaded[1] if loaded else None)
+    def _load_saved(self, space: DenseSpace) -> None:
+        loaded = VectorStore.load(space.folder)
+        reason = self._reject_reason(space, loaded[1] if loaded else None)
         if loaded and reason is None:
-            self.store = loaded[0]
+            space.store = loaded[0]
         else:
             self.rebuilt_reason = reason
 
-    def _reject_reason(self, manifest: Manifest | None) -> str | None:
+    def _reject_reason(self, space: DenseSpace, manifest: Manifest | None) -> str | None:
+        embedder = space.embedder
         if manifest is None:
-            return "no saved index" if load_manifest(self.folder) is None else "saved index unreadable"
-        if manifest.model != self.embedder.name or manifest.dim != self.embedder.dim:
-            return f"model changed ({manifest.model}/{manifest.dim} -> {self.embedder.name}/{self.embedder.dim})"
+            return "no saved index" if load_manifest(space.folder) is None else "saved index unreadable"
+        if manifest.model != embedder.name or manifest.dim != embedder.dim:
+            return f"model changed ({manifest.model}/{manifest.dim} -> {embedder.name}/{embedder.dim})"
         if manifest.database_id != self.database.identity():
             return "index belongs to another database"
         if manifest.last_outbox_id > self.database.read(sync.chunked_through):
@@ -117,46 +143,59 @@ class SearchIndex:
             self._rechunk_requested = False
             changed = sum(self._reconcile(kind, progress) for kind in KINDS)
             self._reconciled_through = through
-            saved = load_manifest(self.folder)
-            if changed or saved is None or saved.last_outbox_id != through:
-                self.save(through)
+            for space in self.spaces:
+                saved = load_manifest(space.folder)
+                if changed or saved is None or saved.last_outbox_id != through:
+                    self._save(space, through)
             return changed
 
     def _reconcile(self, kind: str, progress: Progress | None) -> int:
         db_ids = self.database.read(lambda db: sync.chunk_ids(db, kind))
-        missing, extra = sync.missing_and_extra(db_ids, self.store.ids(kind).tolist())
         with self.search_lock:
-            self.store.remove(kind, np.asarray(extra, dtype=np.int64))
             for chunk_id in self.keywords[kind].ids() - db_ids:
                 self.keywords[kind].remove(chunk_id)
                 self.chunk_entity[kind].pop(chunk_id, None)
-        for start in range(0, len(missing), EMBED_BATCH * 8):
-            self._add_chunks(kind, missing[start:start + EMBED_BATCH * 8], len(missing), progress)
-        return len(missing) + len(extra)
+        self._add_keywords(kind, sorted(db_ids - self.keywords[kind].ids()))
+        changed = 0
+        for space in self.spaces:
+            missing, extra = sync.missing_and_extra(db_ids, space.store.ids(kind).tolist())
+            with self.search_lock:
+                space.store.remove(kind, np.asarray(extra, dtype=np.int64))
+            for start in range(0, len(missing), EMBED_BATCH * 8):
+                self._add_vectors(space, kind, missing[start:start + EMBED_BATCH * 8], len(missing), progress)
+            changed += len(missing) + len(extra)
+        return changed
 
-    def _add_chunks(self, kind: str, ids: list[int], total: int, progress: Progress | None) -> None:
+    def _add_keywords(self, kind: str, ids: list[int]) -> None:
+        for start in range(0, len(ids), 5000):
+            rows = self.database.read(lambda db, part=ids[start:start + 5000]: sync.chunk_texts(db, part))
+            with self.search_lock:
+                for chunk_id, entity_id, _, terms in rows:
+                    self.keywords[kind].add(chunk_id, terms.split())
+                    self.chunk_entity[kind][chunk_id] = entity_id
+
+    def _add_vectors(self, space: DenseSpace, kind: str, ids: list[int], total: int,
+                     progress: Progress | None) -> None:
         rows = self.database.read(lambda db: sync.chunk_texts(db, ids))
-        vectors = self.embedder.encode_documents([text for _, _, text, _ in rows], batch_size=EMBED_BATCH)
+        vectors = space.embedder.encode_documents([text for _, _, text, _ in rows], batch_size=EMBED_BATCH)
         with self.search_lock:
-            self.store.add(kind, np.asarray([r[0] for r in rows], dtype=np.int64), vectors)
-            for chunk_id, entity_id, _, terms in rows:
-                self.keywords[kind].add(chunk_id, terms.split())
-                self.chunk_entity[kind][chunk_id] = entity_id
+            space.store.add(kind, np.asarray([r[0] for r in rows], dtype=np.int64), vectors)
         if progress:
-            progress(len(rows), total)
+            progress(len(rows), total * len(self.spaces))
 
-    def save(self, through: int) -> Manifest:
-        """Save the vectors atomically with a manifest naming the outbox row they include."""
-        manifest = Manifest(model=self.embedder.name, dim=self.embedder.dim, counts={},
+    def _save(self, space: DenseSpace, through: int) -> Manifest:
+        """Save one space's vectors atomically with a manifest naming the outbox row they include."""
+        manifest = Manifest(model=space.embedder.name, dim=space.embedder.dim, counts={},
                             last_outbox_id=through, database_id=self.database.identity())
         with self.search_lock:
-            return self.store.save(self.folder, manifest)
+            return space.store.save(space.folder, manifest)
 
     def drift(self) -> Drift:
         """Compare the index in memory with the database."""
         with self.search_lock:
-            held = {kind: self.store.ids(kind).tolist() for kind in KINDS}
-        return compute_drift(self.database, held, self.folder)
+            held = {space.name: {kind: space.store.ids(kind).tolist() for kind in KINDS}
+                    for space in self.spaces}
+        return compute_drift(self.database, held, [space.folder for space in self.spaces])
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -170,22 +209,29 @@ class SearchIndex:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def compute_drift(database: Database, held: dict[str, list[int]], folder: Path) -> Drift:
-    """Missing/extra chunk ids per kind, outbox rows not yet chunked, and how far the saved manifest lags."""
+def compute_drift(database: Database, held: dict[str, dict[str, list[int]]], folders: list[Path]) -> Drift:
+    """Missing/extra chunk ids per space and kind, outbox rows not yet chunked, and saved-manifest lag."""
     missing, extra = {}, {}
     for kind in KINDS:
         db_ids = database.read(lambda db, kind=kind: sync.chunk_ids(db, kind))
-        absent, stale = sync.missing_and_extra(db_ids, held[kind])
-        missing[kind], extra[kind] = len(absent), len(stale)
+        for space, ids in held.items():
+            label = kind if space == "dense" else f"{kind}:{space}"
+            absent, stale = sync.missing_and_extra(db_ids, ids[kind])
+            missing[label], extra[label] = len(absent), len(stale)
     through = database.read(sync.chunked_through)
     last = database.read(outbox.last_id)
-    saved = load_manifest(folder)
-    behind = through - (saved.last_outbox_id if saved else 0)
+    saved = [load_manifest(folder) for folder in folders]
+    behind = max(through - (m.last_outbox_id if m else 0) for m in saved)
     return Drift(missing=missing, extra=extra, pending_outbox=last - through, manifest_behind=max(behind, 0))
 
 
-def verify_saved(database: Database, folder: Path) -> tuple[Drift, Manifest | None]:
-    """Drift between the index saved on disk and the database, without loading the model."""
-    loaded = VectorStore.load(folder)
-    held = {kind: (loaded[0].ids(kind).tolist() if loaded else []) for kind in KINDS}
-    return compute_drift(database, held, folder), (loaded[1] if loaded else None)
+def verify_saved(database: Database, folder: Path, with_english: bool = False) -> tuple[Drift, Manifest | None]:
+    """Drift between the index saved on disk and the database, without loading any model."""
+    folders = [folder] + ([folder / ENGLISH_FOLDER] if with_english else [])
+    held = {}
+    manifest = None
+    for name, path in zip(("dense", "dense_en"), folders, strict=False):
+        loaded = VectorStore.load(path)
+        held[name] = {kind: (loaded[0].ids(kind).tolist() if loaded else []) for kind in KINDS}
+        manifest = manifest or (loaded[1] if loaded else None)
+    return compute_drift(database, held, folders), manifest

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.analysis import CODE, highlight_terms, index_terms, normalise
+from indexer.analysis import CJK, CODE, highlight_terms, index_terms, normalise
 from indexer.fusion import ranked, zscore_fusion
 from indexer.highlight import make_snippet
 from indexer.index import SearchIndex
@@ -20,7 +20,9 @@ from kb.visibility import Viewer
 # Weights of the scored lists in z-score fusion (measured on the dev sets: BM25 at
 # 0.7 of the dense weight was best or near best on all four). `codes` scores chunks
 # holding the query's exact error codes / model numbers, so those rank high.
-FUSION_WEIGHTS = {"dense": 1.0, "keyword": 0.7, "codes": 1.0}
+# `dense_en` (the optional English model) is further scaled by the query's share of
+# Latin letters: an English-only model has nothing to say about Chinese text.
+FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 1.0, "keyword": 0.7, "codes": 1.0}
 MIN_CANDIDATES = 100
 
 
@@ -51,21 +53,38 @@ class Suggestions:
 
 @dataclass(frozen=True)
 class Query:
-    """A query analysed once: its vector, BM25 terms, exact codes and terms to highlight."""
+    """A query analysed once: a vector per embedding space, BM25 terms, exact codes, highlights."""
 
     text: str
-    vector: np.ndarray
+    vectors: dict[str, np.ndarray]
+    latin_share: float
     terms: list[str]
     codes: list[str]
     highlights: list[str]
 
 
-def analyse_query(index: SearchIndex, text: str) -> Query:
-    """Embed and analyse the query text once for every kind searched."""
+def analyse_query(index: SearchIndex, text: str, weights: Mapping[str, float],
+                  language_aware: bool = True) -> Query:
+    """Embed and analyse the query text once for every kind searched.
+
+    With `language_aware`, the English model's weight follows the query's share of Latin letters.
+    """
     codes = list(dict.fromkeys(m.group() for m in CODE.finditer(normalise(text)) if _is_code(m.group())))
-    vector = index.embedder.encode_queries([text])[0]
-    return Query(text=text, vector=vector, terms=index_terms(text), codes=codes,
+    share = latin_share(text) if language_aware else 1.0
+    vectors = {
+        space.name: space.embedder.encode_queries([text])[0]
+        for space in index.spaces
+        if weights.get(space.name) and (space.name != "dense_en" or share > 0)
+    }
+    return Query(text=text, vectors=vectors, latin_share=share, terms=index_terms(text), codes=codes,
                  highlights=highlight_terms(text))
+
+
+def latin_share(text: str) -> float:
+    """Share of Latin letters among the letters of a text (Chinese characters count as letters)."""
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    cjk = len(CJK.findall(text))
+    return latin / (latin + cjk) if latin + cjk else 0.0
 
 
 def _is_code(token: str) -> bool:
@@ -76,13 +95,15 @@ def _is_code(token: str) -> bool:
 
 
 def suggest(
-    index: SearchIndex, text: str, k: int, viewer: Viewer, weights: Mapping[str, float] = FUSION_WEIGHTS
+    index: SearchIndex, text: str, k: int, viewer: Viewer, weights: Mapping[str, float] = FUSION_WEIGHTS,
+    language_aware: bool = True,
 ) -> Suggestions:
     """Cases (staff only) and articles for a problem description, best first.
 
-    `weights` selects and weighs the ranked lists (evaluation runs each side alone with it).
+    `weights` selects and weighs the lists (evaluation runs each side alone with it);
+    `language_aware=False` gives the English model full weight whatever the language.
     """
-    query = analyse_query(index, text)
+    query = analyse_query(index, text, weights, language_aware)
     cases = _search_kind(index, query, "ticket", k, viewer, weights) if viewer.is_staff else []
     articles = _search_kind(index, query, "article", k, viewer, weights)
     return Suggestions(cases=cases, articles=articles)
@@ -91,13 +112,19 @@ def suggest(
 def fused_chunk_ranking(
     index: SearchIndex, query: Query, kind: str, candidates: int, weights: Mapping[str, float]
 ) -> tuple[list[tuple[int, float]], dict[int, float]]:
-    """Fused (chunk id, score) list, best first, and the dense similarity of each dense hit."""
+    """Fused (chunk id, score) list, best first, and the primary dense similarity of each dense hit."""
+    lists: dict[str, list[tuple[int, float]]] = {}
     with index.search_lock:
-        dense = index.store.search(kind, query.vector, candidates) if weights.get("dense") else []
-        keyword = index.keywords[kind].search(query.terms, candidates) if weights.get("keyword") else []
-        codes = index.keywords[kind].search(query.codes, candidates) if weights.get("codes") and query.codes else []
-    fused = zscore_fusion({"dense": dense, "keyword": keyword, "codes": codes}, weights, candidates)
-    return ranked(fused), dict(dense)
+        for space in index.spaces:
+            if space.name in query.vectors:
+                lists[space.name] = space.store.search(kind, query.vectors[space.name], candidates)
+        if weights.get("keyword"):
+            lists["keyword"] = index.keywords[kind].search(query.terms, candidates)
+        if weights.get("codes") and query.codes:
+            lists["codes"] = index.keywords[kind].search(query.codes, candidates)
+    effective = {**weights, "dense_en": weights.get("dense_en", 0.0) * query.latin_share}
+    fused = zscore_fusion(lists, effective, candidates)
+    return ranked(fused), dict(lists.get("dense", []))
 
 
 def _search_kind(

@@ -126,7 +126,7 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
     settings = Settings()
     database = open_database(settings)
     try:
-        drift, manifest = verify_saved(database, settings.index_dir)
+        drift, manifest = verify_saved(database, settings.index_dir, bool(settings.english_embedding_model))
         integrity = database.integrity_check()
     finally:
         database.close()
@@ -178,7 +178,7 @@ def eval_command(
 ) -> None:
     """Evaluate Casewise retrieval and its baselines (BM25 alone, each dense model alone)."""
     from indexer.evaluation import evaluate, load_eval_set
-    from service.runtime import open_embedder
+    from service.runtime import open_embedder, open_english_embedder
 
     settings = Settings()
     with _user_errors():
@@ -194,7 +194,7 @@ def eval_command(
                     tasks[label] = bar.add_task(label, total=total)
                 bar.update(tasks[label], advance=done)
 
-            results = evaluate(eval_set, embedders, advance)
+            results = evaluate(eval_set, embedders, advance, open_english_embedder(settings))
     if as_json:
         out.print_json(json.dumps({"dataset": str(folder), "queries": len(eval_set.queries), "systems": results}))
         return

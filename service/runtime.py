@@ -40,16 +40,25 @@ def open_embedder(settings: Settings) -> Embedder:
     return Embedder(settings.embedding_model, settings.model_cache_dir, settings.max_concurrent_encodes)
 
 
+def open_english_embedder(settings: Settings) -> Embedder | None:
+    """Load the optional English model (None when the setting is empty)."""
+    if not settings.english_embedding_model:
+        return None
+    return Embedder(settings.english_embedding_model, settings.model_cache_dir, settings.max_concurrent_encodes)
+
+
 def open_runtime(
     settings: Settings,
     progress: Progress | None = None,
     embedder_factory: Callable[[Settings], Embedder] = open_embedder,
     rebuild: bool = False,
+    english_factory: Callable[[Settings], Embedder | None] = open_english_embedder,
 ) -> Runtime:
-    """Open the database and model, then load and catch up (or rebuild) the index."""
+    """Open the database and models, then load and catch up (or rebuild) the index."""
     database = open_database(settings)
     try:
-        index = SearchIndex.open(database, embedder_factory(settings), settings.index_dir, progress, rebuild)
+        index = SearchIndex.open(database, embedder_factory(settings), settings.index_dir, progress, rebuild,
+                                 english_factory(settings))
     except BaseException:
         database.close()
         raise

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
             "model name or local path. Changing it re-embeds the index on next start."
         ),
     )
+    english_embedding_model: str = Field(
+        "",
+        description=(
+            "Optional second model for the English part of queries (e.g. all-minilm-l6-v2); its "
+            "fusion weight follows the query's share of Latin letters. Empty: off."
+        ),
+    )
     ticket_prefix: str = Field(
         "CW", pattern=r"^[A-Z][A-Z0-9]{0,9}$", description="Prefix of ticket numbers (CW-20261123-0042)."
     )

@@ -39,3 +39,11 @@ def embedder(model_cache: Path):
     from indexer.embedder import DEFAULT_MODEL, Embedder
 
     return Embedder(DEFAULT_MODEL, model_cache)
+
+
+@pytest.fixture(scope="session")
+def english_embedder(model_cache: Path):
+    """The real optional English model (all-MiniLM-L6-v2 from its PyPI package), loaded once."""
+    from indexer.embedder import Embedder
+
+    return Embedder("all-minilm-l6-v2", model_cache)

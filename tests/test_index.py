@@ -127,3 +127,20 @@ def test_rebuild_rewrites_chunks_and_changed_chunker_triggers_it(loaded: Databas
 
 def sync_ids(db) -> set[int]:
     return {row[0] for row in db.execute("SELECT id FROM chunks")}
+
+
+def test_english_space_is_indexed_saved_and_weighted_by_language(loaded: Database, embedder, english_embedder,
+                                                                 tmp_path) -> None:
+    from indexer.search import analyse_query, latin_share
+
+    folder = tmp_path / "index"
+    index = SearchIndex.open(loaded, embedder, folder, english=english_embedder)
+    assert [s.name for s in index.spaces] == ["dense", "dense_en"]
+    assert index.spaces[1].store.count("ticket") == index.store.count("ticket") == 10
+    assert verify_saved(loaded, folder, with_english=True)[0].healthy
+    assert "dense_en" not in analyse_query(index, "打印机连不上网络", {"dense": 1, "dense_en": 1}).vectors
+    assert latin_share("VPN 掉线") == 0.6
+    en = suggest(index, "my vpn drops all the time with error 812", 3, AGENT)
+    assert en.cases[0].entity["title"].startswith("VPN keeps disconnecting")
+    reopened = SearchIndex.open(loaded, embedder, folder, english=english_embedder)
+    assert reopened.rebuilt_reason is None
