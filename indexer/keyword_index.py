@@ -27,7 +27,9 @@ class KeywordIndex:
         self._alive: list[bool] = []
         self._pending: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+        # (lengths, alive, length normaliser) as arrays; rebuilt lazily after a change
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._dead = 0
         self._total_length = 0
         self._live = 0
 
@@ -63,6 +65,7 @@ class KeywordIndex:
         self._alive[row] = False
         self._total_length -= self._lengths[row]
         self._live -= 1
+        self._dead += 1
         self._arrays = None
 
     def ids(self) -> set[int]:
@@ -84,26 +87,30 @@ class KeywordIndex:
 
     def _scores(self, terms: list[str]) -> np.ndarray:
         self._compact_postings()
-        if self._arrays is None:
-            self._arrays = (np.asarray(self._lengths, dtype=np.float32),
-                            np.asarray(self._alive, dtype=bool))
-        lengths, alive = self._arrays
-        average = self._total_length / max(self._live, 1)
-        norm = K1 * (1 - B + B * lengths / max(average, 1e-9))
+        _, alive, norm = self._cached_arrays()
         scores = np.zeros(len(self._ids), dtype=np.float32)
         for term in terms:
             posting = self._postings.get(term)
             if posting is None:
                 continue
             rows, tfs = posting
-            live_rows = alive[rows]
-            df = int(live_rows.sum())
+            if self._dead:
+                keep = alive[rows]
+                rows, tfs = rows[keep], tfs[keep]
+            df = len(rows)
             if df == 0:
                 continue
             idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
-            rows, tfs = rows[live_rows], tfs[live_rows]
             scores[rows] += idf * tfs * (K1 + 1) / (tfs + norm[rows])
         return scores
+
+    def _cached_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            lengths = np.asarray(self._lengths, dtype=np.float32)
+            average = self._total_length / max(self._live, 1)
+            norm = (K1 * (1 - B + B * lengths / max(average, 1e-9))).astype(np.float32)
+            self._arrays = (lengths, np.asarray(self._alive, dtype=bool), norm)
+        return self._arrays
 
     def _compact_postings(self) -> None:
         """Merge pending additions into the numpy postings."""
