@@ -91,3 +91,10 @@ def highlight_terms(text: str) -> list[str]:
 def has_cjk(text: str) -> bool:
     """Whether the text holds Chinese characters."""
     return CJK.search(text) is not None
+
+
+def latin_share(text: str) -> float:
+    """Share of Latin letters among the letters of a text (Chinese characters count as letters)."""
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    cjk = len(CJK.findall(text))
+    return latin / (latin + cjk) if latin + cjk else 0.0

@@ -25,6 +25,9 @@ from kb.db import Database
 
 EMBED_BATCH = 64
 ENGLISH_FOLDER = "en"
+# Chunks get English-model vectors only with at least this share of Latin letters:
+# the model reads no Chinese, and skipping Chinese chunks keeps indexing fast.
+ENGLISH_MIN_LATIN_SHARE = 0.3
 Progress = Callable[[int, int], None]  # (done in this step, total) callback
 
 
@@ -52,6 +55,7 @@ class DenseSpace:
     embedder: Embedder
     folder: Path
     store: VectorStore
+    min_latin_share: float = 0.0
 
 
 class SearchIndex:
@@ -63,7 +67,8 @@ class SearchIndex:
         self.folder = folder
         self.spaces = [DenseSpace("dense", embedder, folder, VectorStore(embedder.dim))]
         if english is not None:
-            self.spaces.append(DenseSpace("dense_en", english, folder / ENGLISH_FOLDER, VectorStore(english.dim)))
+            self.spaces.append(DenseSpace("dense_en", english, folder / ENGLISH_FOLDER,
+                                          VectorStore(english.dim), ENGLISH_MIN_LATIN_SHARE))
         self.keywords = {kind: KeywordIndex() for kind in KINDS}
         # chunk id -> entity id, so ranking can group chunks by ticket/article without a query
         self.chunk_entity: dict[str, dict[int, int]] = {kind: {} for kind in KINDS}
@@ -158,7 +163,9 @@ class SearchIndex:
         self._add_keywords(kind, sorted(db_ids - self.keywords[kind].ids()))
         changed = 0
         for space in self.spaces:
-            missing, extra = sync.missing_and_extra(db_ids, space.store.ids(kind).tolist())
+            wanted = db_ids if not space.min_latin_share else self.database.read(
+                lambda db: sync.chunk_ids(db, kind, space.min_latin_share))
+            missing, extra = sync.missing_and_extra(wanted, space.store.ids(kind).tolist())
             with self.search_lock:
                 space.store.remove(kind, np.asarray(extra, dtype=np.int64))
             for start in range(0, len(missing), EMBED_BATCH * 8):
@@ -197,6 +204,7 @@ class SearchIndex:
                     for space in self.spaces}
         return compute_drift(self.database, held, [space.folder for space in self.spaces])
 
+
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
         """One syncing process at a time per index folder (server and CLI may both run)."""
@@ -213,8 +221,9 @@ def compute_drift(database: Database, held: dict[str, dict[str, list[int]]], fol
     """Missing/extra chunk ids per space and kind, outbox rows not yet chunked, and saved-manifest lag."""
     missing, extra = {}, {}
     for kind in KINDS:
-        db_ids = database.read(lambda db, kind=kind: sync.chunk_ids(db, kind))
         for space, ids in held.items():
+            share = ENGLISH_MIN_LATIN_SHARE if space == "dense_en" else 0.0
+            db_ids = database.read(lambda db, kind=kind, share=share: sync.chunk_ids(db, kind, share))
             label = kind if space == "dense" else f"{kind}:{space}"
             absent, stale = sync.missing_and_extra(db_ids, ids[kind])
             missing[label], extra[label] = len(absent), len(stale)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
+from indexer.analysis import latin_share
 from indexer.chunking import Chunk, article_chunks, ticket_chunks
 from kb import outbox
 from kb.articles import get_article, is_indexed
@@ -25,7 +26,7 @@ from kb.tickets import get_ticket, is_indexable
 CHUNKED_THROUGH = "chunked_through"
 CHUNKER_VERSION_KEY = "chunker_version"
 # Bump when chunking or keyword analysis changes: stored chunks are then rewritten.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 OUTBOX_BATCH = 500
 
 
@@ -89,18 +90,19 @@ def _chunks_for(db: sqlite_utils.Database, entity_type: str, entity_id: int) -> 
 def _insert_chunks(db: sqlite_utils.Database, kind: str, entity_id: int, chunks: Iterable[Chunk]) -> None:
     db.conn.executemany(
         "INSERT INTO chunks (kind, entity_id, position, heading_path, anchor, line_start, line_end,"
-        " text, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " text, terms, latin_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (kind, entity_id, c.position, json.dumps(c.heading_path, ensure_ascii=False), c.anchor,
-             c.line_start, c.line_end, c.text, " ".join(c.terms))
+             c.line_start, c.line_end, c.text, " ".join(c.terms), round(latin_share(c.text), 3))
             for c in chunks
         ],
     )
 
 
-def chunk_ids(db: sqlite_utils.Database, kind: str) -> set[int]:
-    """Ids of every chunk of a kind in the database."""
-    return {row[0] for row in db.execute("SELECT id FROM chunks WHERE kind = ?", [kind])}
+def chunk_ids(db: sqlite_utils.Database, kind: str, min_latin_share: float = 0.0) -> set[int]:
+    """Ids of the chunks of a kind in the database (only those with enough Latin text, if asked)."""
+    rows = db.execute("SELECT id FROM chunks WHERE kind = ? AND latin_share >= ?", [kind, min_latin_share])
+    return {row[0] for row in rows}
 
 
 def missing_and_extra(db_ids: set[int], index_ids: Iterable[int]) -> tuple[list[int], list[int]]:

@@ -139,3 +139,9 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
         INSERT INTO index_state (key, value) VALUES ('database_id', lower(hex(randomblob(16))));
         """,
     )
+
+
+@MIGRATIONS(name="0002_chunk_latin_share")
+def m0002_chunk_latin_share(db: sqlite_utils.Database) -> None:
+    """Share of Latin letters per chunk: only chunks with English text get English-model vectors."""
+    db.execute("ALTER TABLE chunks ADD COLUMN latin_share REAL NOT NULL DEFAULT 0")

@@ -30,10 +30,11 @@ class Settings(BaseSettings):
         ),
     )
     english_embedding_model: str = Field(
-        "",
+        "all-minilm-l6-v2",
         description=(
-            "Optional second model for the English part of queries (e.g. all-minilm-l6-v2); its "
-            "fusion weight follows the query's share of Latin letters. Empty: off."
+            "Second model for English text (a built-in name or any sentence-transformers model); "
+            "chunks with Latin text get its vectors and its fusion weight follows the query's "
+            "share of Latin letters. Empty: off (faster indexing, weaker English results)."
         ),
     )
     ticket_prefix: str = Field(
