@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.errors import InvalidInput
+
 DEFAULT_MODEL = "use-multilingual-v3"
 BUILTIN_MODELS = ("use-multilingual-v3", "all-minilm-l6-v2", "multilingual-e5-small")
 
@@ -45,9 +47,15 @@ class Embedder:
         self.name = spec
         # Our own USE module lives outside sentence_transformers, which 6.x refuses without this flag.
         trust_own_module = spec == "use-multilingual-v3"
-        self._model = SentenceTransformer(
-            resolve_model_path(spec, cache_dir), device="cpu", trust_remote_code=trust_own_module
-        )
+        try:
+            self._model = SentenceTransformer(
+                resolve_model_path(spec, cache_dir), device="cpu", trust_remote_code=trust_own_module
+            )
+        except (OSError, ValueError) as error:
+            raise InvalidInput(
+                f"embedding model {spec!r} could not be loaded ({error}); use a built-in name "
+                f"({', '.join(BUILTIN_MODELS)}) or a local sentence-transformers folder"
+            ) from None
         self.dim = int(self._model.get_embedding_dimension() or 0)
         self._slots = threading.BoundedSemaphore(max_concurrent)
         prompts = self._model.prompts or {}

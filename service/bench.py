@@ -106,48 +106,67 @@ class BuildFigures:
 
 
 def measure_build(settings: Settings, log: Log) -> BuildFigures:
-    """Build the index from the database and time it; then time the bare model on a sample."""
-    from indexer.index import SearchIndex
-    from service.runtime import open_embedder
+    """Build the index from the database and time it; then time the bare models on a sample.
 
-    embedder = open_embedder(settings)
+    The bare figure encodes the sample the way the index does: every chunk with the
+    multilingual model, chunks with enough Latin text also with the English model.
+    """
+    from indexer.analysis import latin_share
+    from indexer.index import ENGLISH_MIN_LATIN_SHARE, SearchIndex
+    from service.runtime import open_embedder, open_english_embedder
+
+    embedder, english = open_embedder(settings), open_english_embedder(settings)
     database = Database(settings.database_path)
     embed_time = [0.0]
-    original = embedder.encode_documents
-
-    def timed(texts, **kwargs):
-        started = time.perf_counter()
-        try:
-            return original(texts, **kwargs)
-        finally:
-            embed_time[0] += time.perf_counter() - started
-
-    embedder.encode_documents = timed  # type: ignore[method-assign]
+    originals = {id(e): e.encode_documents for e in (embedder, english) if e is not None}
+    for model in (embedder, english):
+        if model is not None:
+            model.encode_documents = _timed(model.encode_documents, embed_time)  # type: ignore[method-assign]
     started = time.perf_counter()
-    index = SearchIndex.open(database, embedder, settings.index_dir, rebuild=True)
+    index = SearchIndex.open(database, embedder, settings.index_dir, rebuild=True, english=english)
     seconds = time.perf_counter() - started
     chunks = sum(index.store.count(kind) for kind in ("ticket", "article"))
     log(f"index built: {chunks} chunks in {seconds:.1f}s")
     sample = database.read(lambda db: [r[0] for r in db.execute(
         "SELECT text FROM chunks ORDER BY (id * 2654435761) % 4294967296 LIMIT 4096")])
     started = time.perf_counter()
-    original(sample)
+    originals[id(embedder)](sample)
+    if english is not None:
+        originals[id(english)]([t for t in sample if latin_share(t) >= ENGLISH_MIN_LATIN_SHARE])
     bare = len(sample) / (time.perf_counter() - started)
-    approximate = {kind: index.store.is_approximate(kind) for kind in ("ticket", "article")}
+    extra = {"approximate_index": {kind: index.store.is_approximate(kind) for kind in ("ticket", "article")},
+             "models": [s.embedder.name for s in index.spaces],
+             "english_vectors": sum(index.spaces[-1].store.count(k) for k in ("ticket", "article"))
+             if english is not None else 0}
     database.close()
-    return BuildFigures(chunks, seconds, embed_time[0], bare, {"approximate_index": approximate})
+    return BuildFigures(chunks, seconds, embed_time[0], bare, extra)
+
+
+def _timed(encode: Callable, total: list[float]) -> Callable:
+    def timed(texts, **kwargs):
+        started = time.perf_counter()
+        try:
+            return encode(texts, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - started
+    return timed
 
 
 def bare_encode_latencies(settings: Settings, queries: list[str]) -> list[float]:
-    """Single-query encode times (ms) of the same model, outside the server."""
-    from service.runtime import open_embedder
+    """Single-query encode times (ms) outside the server, with the models the pipeline uses for it."""
+    from indexer.analysis import latin_share
+    from service.runtime import open_embedder, open_english_embedder
 
-    embedder = open_embedder(settings)
-    embedder.encode_queries(queries[:5])
+    embedder, english = open_embedder(settings), open_english_embedder(settings)
+    for model in (embedder, english):
+        if model is not None:
+            model.encode_queries(queries[:5])
     times = []
     for query in queries:
         started = time.perf_counter()
         embedder.encode_queries([query])
+        if english is not None and latin_share(query) > 0:
+            english.encode_queries([query])
         times.append((time.perf_counter() - started) * 1000)
     return times
 

@@ -79,7 +79,10 @@ def import_tickets(file: Annotated[Path, typer.Argument(help="A .jsonl or .csv f
     with _user_errors():
         database = open_database(settings)
         try:
-            report = import_ticket_file(database, file, ACTOR, settings.ticket_prefix)
+            with _progress(f"importing {file.name}") as bar:
+                task = bar.task_ids[0]
+                report = import_ticket_file(database, file, ACTOR, settings.ticket_prefix,
+                                            lambda done: bar.update(task, advance=done))
         finally:
             database.close()
     out.print(f"{file.name}: {report.created} imported, {report.skipped_existing} already present. "

