@@ -46,6 +46,11 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+def warm_up() -> None:
+    """Load the jieba dictionary now (about 1 s) rather than on the first query."""
+    _ensure_jieba()
+
+
 def _ensure_jieba() -> None:
     with _jieba_ready:
         if not jieba.dt.initialized:

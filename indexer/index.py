@@ -197,6 +197,10 @@ class SearchIndex:
         with self.search_lock:
             return space.store.save(space.folder, manifest)
 
+    def pending_outbox(self) -> int:
+        """Outbox rows not yet turned into chunks (cheap: two indexed lookups)."""
+        return self.database.read(outbox.last_id) - self.database.read(sync.chunked_through)
+
     def drift(self) -> Drift:
         """Compare the index in memory with the database."""
         with self.search_lock:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from indexer.analysis import warm_up
 from indexer.embedder import Embedder
 from indexer.index import Progress, SearchIndex
 from kb.db import Database
@@ -55,6 +56,7 @@ def open_runtime(
     english_factory: Callable[[Settings], Embedder | None] = open_english_embedder,
 ) -> Runtime:
     """Open the database and models, then load and catch up (or rebuild) the index."""
+    warm_up()
     database = open_database(settings)
     try:
         index = SearchIndex.open(database, embedder_factory(settings), settings.index_dir, progress, rebuild,

@@ -57,8 +57,9 @@ class Health(BaseModel):
     """Liveness and index state."""
 
     status: str
-    model: str
-    vectors: dict[str, int]
+    model: str = Field(description="The multilingual embedding model.")
+    models: list[str] = Field(description="Every embedding model in use (multilingual first).")
+    vectors: dict[str, int] = Field(description="Vectors per kind (and per kind:space for the English model).")
     pending_outbox: int
 
 

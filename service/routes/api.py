@@ -18,11 +18,12 @@ ERRORS = {413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 @router.get("/healthz", response_model=Health, tags=["ops"])
 def healthz(runtime: RuntimeDep) -> Health:
-    """Liveness: the model in use, vectors held per kind and outbox rows not yet indexed."""
-    drift = runtime.index.drift()
-    counts = {kind: runtime.index.store.count(kind) for kind in ("ticket", "article")}
-    return Health(status="ok", model=runtime.index.embedder.name, vectors=counts,
-                  pending_outbox=drift.pending_outbox)
+    """Liveness: the models in use, vectors held per kind and space, outbox rows not yet indexed."""
+    index = runtime.index
+    counts = {(kind if space.name == "dense" else f"{kind}:{space.name}"): space.store.count(kind)
+              for space in index.spaces for kind in ("ticket", "article")}
+    return Health(status="ok", model=index.embedder.name, models=[s.embedder.name for s in index.spaces],
+                  vectors=counts, pending_outbox=index.pending_outbox())
 
 
 @router.post("/api/v1/suggest", response_model=SuggestResponse, responses=ERRORS, tags=["search"])
