@@ -61,6 +61,8 @@ class Embedder:
         prompts = self._model.prompts or {}
         self._query_prompt = "query" if prompts.get("query") else None
         self._document_prompt = "document" if prompts.get("document") else None
+        # the first encode loads lazy weights (about 1 s for USE): pay it now, not on a user's query
+        self._encode(["warm-up 预热"], self._query_prompt, batch_size=1)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Vectors for search queries (a few texts; used on every keystroke)."""
