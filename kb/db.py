@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -81,16 +80,6 @@ class Database:
         reader.conn.execute("BEGIN")
         try:
             return fn(reader)
-        finally:
-            reader.conn.execute("COMMIT")
-
-    @contextmanager
-    def reading(self) -> Iterator[sqlite_utils.Database]:
-        """Context-manager form of `read`."""
-        reader = self._reader()
-        reader.conn.execute("BEGIN")
-        try:
-            yield reader
         finally:
             reader.conn.execute("COMMIT")
 
