@@ -164,13 +164,24 @@ def _build_ivf(dim: int, ids: np.ndarray, vectors: np.ndarray) -> faiss.IndexIVF
 def _all_vectors(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) held by an exact or IVF index."""
     if isinstance(index, faiss.IndexIVF):
-        ids = _ivf_ids(index)
-        index.make_direct_map(faiss.DirectMap.Hashtable)
-        vectors = np.vstack([index.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros((0, index.d), "float32")
-        index.make_direct_map(faiss.DirectMap.NoMap)
-        return ids, vectors
+        return _ivf_contents(index)
     ids = faiss.vector_to_array(index.id_map).astype(np.int64)
     return ids, index.index.reconstruct_n(0, index.ntotal)
+
+
+def _ivf_contents(index: faiss.IndexIVF) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and raw vectors of an IVFFlat index, read list by list (its codes are the float32 vectors)."""
+    lists = index.invlists
+    ids, vectors = [], []
+    for n in range(index.nlist):
+        size = lists.list_size(n)
+        if size:
+            ids.append(faiss.rev_swig_ptr(lists.get_ids(n), size).copy())
+            codes = faiss.rev_swig_ptr(lists.get_codes(n), size * lists.code_size).copy()
+            vectors.append(codes.view(np.float32).reshape(size, index.d))
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, index.d), dtype=np.float32)
+    return np.concatenate(ids).astype(np.int64), np.vstack(vectors)
 
 
 def _ivf_ids(index: faiss.IndexIVF) -> np.ndarray:
@@ -178,6 +189,7 @@ def _ivf_ids(index: faiss.IndexIVF) -> np.ndarray:
     parts = [faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
              for n in range(index.nlist) if lists.list_size(n)]
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
 
 def load_manifest(folder: Path) -> Manifest | None:
     """The saved manifest, or None when missing or unreadable."""

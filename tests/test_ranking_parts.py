@@ -160,3 +160,20 @@ def test_large_kinds_switch_to_an_approximate_index_that_keeps_ids(tmp_path: Pat
     store.save(tmp_path, Manifest(model="m", dim=16, counts={}, last_outbox_id=1))
     loaded, _ = VectorStore.load(tmp_path)
     assert loaded.is_approximate("ticket") and loaded.search("ticket", vectors[5], 1)[0][0] == 1005
+
+
+def test_approximate_index_is_retrained_when_it_grows_fourfold(monkeypatch) -> None:
+    import indexer.vector_store as vector_store
+
+    monkeypatch.setattr(vector_store, "APPROXIMATE_FROM", 300)
+    rng = np.random.default_rng(9)
+    vectors = rng.normal(size=(20_000, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = VectorStore(8)
+    store.add("ticket", np.arange(300), vectors[:300])
+    first_lists = store.indexes["ticket"].nlist
+    store.add("ticket", np.arange(300, 20_000), vectors[300:])
+    index = store.indexes["ticket"]
+    assert index.nlist > first_lists and index.ntotal == 20_000
+    assert sorted(store.ids("ticket").tolist()) == list(range(20_000))
+    assert store.search("ticket", vectors[12_345], 1)[0][0] == 12_345
