@@ -103,8 +103,7 @@ class SearchIndex:
                 index._load_saved(space)
         else:
             index.rebuilt_reason = "rebuild requested"
-        index._load_keywords()
-        index.sync(progress)
+        index.sync(progress)  # the first sync reconciles everything, keywords included
         return index
 
     def _load_saved(self, space: DenseSpace) -> None:
@@ -126,13 +125,6 @@ class SearchIndex:
         if manifest.last_outbox_id > self.database.read(sync.chunked_through):
             return "index is ahead of the database"
         return None
-
-    def _load_keywords(self) -> None:
-        for kind in KINDS:
-            rows = self.database.read(lambda db, kind=kind: db.execute(
-                "SELECT id, entity_id, terms FROM chunks WHERE kind = ?", [kind]).fetchall())
-            self.keywords[kind].add_many((row[0], row[2].split()) for row in rows)
-            self.chunk_entity[kind].update((row[0], row[1]) for row in rows)
 
     def sync(self, progress: Progress | None = None) -> int:
         """Drain the outbox, embed new chunks, drop stale ones, save if anything changed.
