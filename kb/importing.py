@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from kb.articles import read_article_folder, save_article
 from kb.db import Database
+from kb.teams import load_desk
 from kb.ticket_files import read_ticket_file
 from kb.tickets import ImportReport, import_resolved_tickets
 
@@ -29,6 +31,12 @@ def import_article_folder(database: Database, folder: Path, actor: str) -> Count
     """Import every markdown article in a folder; returns counts of created/updated/unchanged."""
     drafts = read_article_folder(folder)
     return database.write(lambda db: Counter(save_article(db, d, actor) for d in drafts))
+
+
+def load_demo_desk(database: Database) -> None:
+    """The demo desk: L1/L2/R&D teams, members with skills and the routing rules."""
+    config = json.loads((DEMO_DIR / "desk.json").read_text(encoding="utf-8"))
+    database.write(lambda db: load_desk(db, config))
 
 
 def demo_ticket_files() -> list[Path]:

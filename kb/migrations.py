@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from kb.lifecycle_defaults import DEFAULT_PRIORITY_MATRIX, DEFAULT_SLA_POLICIES, DEFAULT_TRANSITIONS
+
 MIGRATIONS = Migrations("casewise")
 
 
@@ -145,3 +147,157 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
 def m0002_chunk_latin_share(db: sqlite_utils.Database) -> None:
     """Share of Latin letters per chunk: only chunks with English text get English-model vectors."""
     db.execute("ALTER TABLE chunks ADD COLUMN latin_share REAL NOT NULL DEFAULT 0")
+
+
+@MIGRATIONS(name="0003_ticket_lifecycle")
+def m0003_ticket_lifecycle(db: sqlite_utils.Database) -> None:
+    """Intake fields, SLA clocks, teams and rules, transitions as data, comments, visits, surveys."""
+    _run_each(db, _TICKET_COLUMNS + _LIFECYCLE_TABLES)
+    _seed_lifecycle(db)
+
+
+_TICKET_COLUMNS = """
+ALTER TABLE tickets ADD COLUMN happened_at TEXT;
+ALTER TABLE tickets ADD COLUMN environment TEXT;
+ALTER TABLE tickets ADD COLUMN steps_to_reproduce TEXT;
+ALTER TABLE tickets ADD COLUMN last_service_at TEXT;
+ALTER TABLE tickets ADD COLUMN created_by TEXT;
+ALTER TABLE tickets ADD COLUMN priority_reason TEXT;
+ALTER TABLE tickets ADD COLUMN tier TEXT;
+ALTER TABLE tickets ADD COLUMN reopen_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN waiting_reason TEXT;
+ALTER TABLE tickets ADD COLUMN waiting_note TEXT;
+ALTER TABLE tickets ADD COLUMN escalation_reason TEXT;
+ALTER TABLE tickets ADD COLUMN rnd_request TEXT;
+ALTER TABLE tickets ADD COLUMN close_reason TEXT;
+ALTER TABLE tickets ADD COLUMN cancel_reason TEXT;
+ALTER TABLE tickets ADD COLUMN merged_into INTEGER REFERENCES tickets(id);
+ALTER TABLE tickets ADD COLUMN first_response_at TEXT;
+ALTER TABLE tickets ADD COLUMN response_due_at TEXT;
+ALTER TABLE tickets ADD COLUMN resolution_due_at TEXT;
+ALTER TABLE tickets ADD COLUMN sla_paused_minutes REAL NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN sla_paused_since TEXT;
+ALTER TABLE tickets ADD COLUMN response_sla TEXT;
+ALTER TABLE tickets ADD COLUMN resolution_sla TEXT;
+ALTER TABLE tickets ADD COLUMN shown_suggestions TEXT;
+ALTER TABLE audit_events ADD COLUMN data TEXT NOT NULL DEFAULT '{}';
+CREATE INDEX tickets_team ON tickets(team);
+CREATE INDEX tickets_assignee ON tickets(assignee);
+CREATE INDEX tickets_created ON tickets(created_at);
+"""
+
+_LIFECYCLE_TABLES = """
+CREATE TABLE transitions (
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    requires TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (from_status, to_status)
+);
+CREATE TABLE priority_matrix (
+    impact TEXT NOT NULL,
+    urgency TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    PRIMARY KEY (impact, urgency)
+);
+CREATE TABLE sla_policies (
+    priority TEXT PRIMARY KEY,
+    response_minutes REAL NOT NULL CHECK (response_minutes > 0),
+    resolution_minutes REAL NOT NULL CHECK (resolution_minutes > 0)
+);
+CREATE TABLE teams (
+    name TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    tier TEXT NOT NULL CHECK (tier IN ('L1', 'L2', 'RND')),
+    escalates_to TEXT REFERENCES teams(name) DEFERRABLE INITIALLY DEFERRED
+);
+CREATE TABLE members (
+    username TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    team TEXT NOT NULL REFERENCES teams(name),
+    products TEXT NOT NULL DEFAULT '[]',
+    categories TEXT NOT NULL DEFAULT '[]',
+    work_start TEXT NOT NULL DEFAULT '09:00',
+    work_end TEXT NOT NULL DEFAULT '18:30',
+    available INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE assignment_rules (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    product TEXT,
+    category TEXT,
+    team TEXT NOT NULL REFERENCES teams(name)
+);
+CREATE TABLE triage_proposals (
+    ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
+    proposal TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    decision TEXT,
+    decided_by TEXT,
+    decided_at TEXT
+);
+CREATE TABLE comments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    author TEXT NOT NULL,
+    visibility TEXT NOT NULL CHECK (visibility IN ('public', 'internal')),
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX comments_ticket ON comments(ticket_id);
+CREATE TABLE visits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    scheduled_at TEXT NOT NULL,
+    place TEXT NOT NULL,
+    engineer TEXT NOT NULL,
+    tools TEXT NOT NULL DEFAULT '[]',
+    spare_parts TEXT NOT NULL DEFAULT '[]',
+    outcome TEXT,
+    service_record TEXT,
+    signed_by TEXT,
+    signed_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX visits_ticket ON visits(ticket_id);
+CREATE TABLE surveys (
+    ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
+    score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+    comment TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE followups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    due_at TEXT NOT NULL,
+    assignee TEXT,
+    done_at TEXT,
+    notes TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE ticket_articles (
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    relation TEXT NOT NULL DEFAULT 'solved_by',
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (ticket_id, article_id, relation)
+);
+CREATE TABLE attachments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    stored_as TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+def _seed_lifecycle(db: sqlite_utils.Database) -> None:
+    """Default transitions, priority matrix and SLA policies (from the support manuals)."""
+    db.table("transitions").insert_all(DEFAULT_TRANSITIONS)
+    db.table("priority_matrix").insert_all(DEFAULT_PRIORITY_MATRIX)
+    db.table("sla_policies").insert_all(DEFAULT_SLA_POLICIES)

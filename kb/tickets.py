@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlite_utils
 
-from kb import outbox
-from kb.audit import record_event
 from kb.clock import now_iso, parse_iso
-from kb.errors import InvalidInput, NotFound
+from kb.errors import NotFound
+from kb.ticket_changes import insert_ticket
+from kb.visibility import Viewer
 
 PRIORITIES = ("urgent", "high", "normal", "low")
 LEVELS = ("high", "medium", "low")
@@ -192,7 +192,7 @@ def import_resolved_tickets(
         ).fetchone():
             skipped += 1
         else:
-            _insert_imported(db, row, actor, number_prefix, record.get("number"))
+            _insert_imported(db, row, actor, number_prefix, record.get("number"), now)
             created += 1
         if progress:
             progress(1)
@@ -200,15 +200,11 @@ def import_resolved_tickets(
 
 
 def _insert_imported(
-    db: sqlite_utils.Database, row: dict[str, Any], actor: str, prefix: str, number: Any
+    db: sqlite_utils.Database, row: dict[str, Any], actor: str, prefix: str, number: Any, now: str
 ) -> None:
     row["number"] = str(number) if number else next_number(db, prefix, row["created_at"])
-    table = db.table("tickets")
-    table.insert(row)
-    ticket_id = table.last_pk
-    record_event(db, "ticket", ticket_id, "imported", actor,
-                 {k: [None, v] for k, v in row.items() if v is not None})
-    outbox.enqueue(db, "ticket", ticket_id)
+    row["error_codes"] = json.loads(row["error_codes"])
+    insert_ticket(db, row, Viewer(name=actor, role="system"), now, action="imported")
 
 
 def get_ticket(db: sqlite_utils.Database, ticket_id: int) -> dict[str, Any]:

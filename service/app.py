@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -14,8 +15,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from kb.errors import Conflict, InvalidInput, NotFound
+from kb.sla_watch import check_sla
 from service.limits import BodySizeLimit
-from service.routes import api, pages
+from service.routes import api, desk, pages, tickets
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
 
@@ -30,12 +32,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or open_runtime(settings)
-        worker = _SyncWorker(app.state.runtime, settings.sync_interval_seconds)
-        worker.start()
+        workers = [_Periodic("casewise-sync", settings.sync_interval_seconds, app.state.runtime.index.sync),
+                   _Periodic("casewise-sla", settings.sla_check_interval_seconds,
+                             lambda: run_sla_check(app.state.runtime))]
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
-            worker.stop()
+            for worker in workers:
+                worker.stop()
             if owned:
                 app.state.runtime.close()
 
@@ -50,6 +56,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _add_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(tickets.router)
+    app.include_router(desk.router)
     app.include_router(pages.router)
     return app
 
@@ -85,14 +93,23 @@ def _readable(error: dict) -> dict:
     return {"field": where, "message": error.get("msg", "invalid"), "type": error.get("type")}
 
 
-class _SyncWorker:
-    """Drains the outbox into the index in the background, so resolved tickets become suggestible."""
+def run_sla_check(runtime: Runtime) -> None:
+    """One SLA round: warnings, breaches and escalations on breach."""
+    report = runtime.database.write(lambda db: check_sla(db, runtime.rules, datetime.now(UTC)))
+    if report.breaches or report.warnings:
+        log.info("SLA check: %d warnings, %d breaches, %d escalated", len(report.warnings),
+                 len(report.breaches), len(report.escalated))
 
-    def __init__(self, runtime: Runtime, interval: float) -> None:
-        self._runtime = runtime
+
+class _Periodic:
+    """Runs a job every `interval` seconds in a background thread: the outbox drain (so resolved
+    tickets become suggestible) and the SLA scheduler (no external cron needed)."""
+
+    def __init__(self, name: str, interval: float, job: Callable[[], object]) -> None:
+        self._job = job
         self._interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="casewise-sync", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -104,6 +121,6 @@ class _SyncWorker:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._runtime.index.sync()
+                self._job()
             except Exception:  # keep serving; the next round retries and the error is logged
-                log.exception("index sync failed")
+                log.exception("%s failed", self._thread.name)

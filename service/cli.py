@@ -6,6 +6,8 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,14 +16,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from kb.errors import CasewiseError
+from kb.sla_watch import check_sla
 from kb.importing import (
     demo_article_folder,
     demo_ticket_files,
     import_article_folder,
     import_ticket_file,
+    load_demo_desk,
 )
 from kb.visibility import DEFAULT_VIEWER
-from service.runtime import Runtime, open_database, open_runtime
+from service.runtime import Runtime, desk_rules, open_database, open_runtime
 from service.settings import Settings, describe_settings
 
 app = typer.Typer(
@@ -252,6 +256,31 @@ def bench_ann(
     out.print(write_json(figures, output), highlight=False)
 
 
+@app.command("sla-check")
+def sla_check(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Check SLA targets of every open ticket now: warnings, breaches, escalation on breach.
+
+    The server runs the same check every CASEWISE_SLA_CHECK_INTERVAL_SECONDS; this
+    command is for installations that prefer cron, or to check at once.
+    """
+    settings = Settings()
+    with _user_errors():
+        database = open_database(settings)
+        try:
+            report = database.write(lambda db: check_sla(db, desk_rules(settings), datetime.now(UTC)))
+        finally:
+            database.close()
+    if as_json:
+        out.print_json(data=asdict(report))
+        return
+    out.print(f"checked {report.checked} open tickets: {len(report.warnings)} warnings, "
+              f"{len(report.breaches)} breaches, {len(report.escalated)} escalated")
+    for label, numbers in (("warning", report.warnings), ("breach", report.breaches),
+                           ("escalated", report.escalated)):
+        for number in numbers:
+            out.print(f"  {label}: {number}")
+
+
 @app.command()
 def demo() -> None:
     """Load the bilingual demo history and knowledge base, then build the index."""
@@ -259,6 +288,7 @@ def demo() -> None:
     with _user_errors():
         database = open_database(settings)
         try:
+            load_demo_desk(database)
             counts = import_article_folder(database, demo_article_folder(), ACTOR)
             created = sum(import_ticket_file(database, path, ACTOR, settings.ticket_prefix).created
                           for path in demo_ticket_files())

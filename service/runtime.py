@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from indexer.analysis import warm_up
 from indexer.embedder import Embedder
 from indexer.index import Progress, SearchIndex
+from kb.calendar import parse_calendar
 from kb.db import Database
+from kb.desk import DeskRules
 from service.settings import Settings
 
 
@@ -21,14 +23,25 @@ class Runtime:
     database: Database
     index: SearchIndex
     search_pool: ThreadPoolExecutor = field(init=False)
+    rules: DeskRules = field(init=False)
 
     def __post_init__(self) -> None:
         self.search_pool = ThreadPoolExecutor(self.settings.max_concurrent_encodes, "casewise-search")
+        self.rules = desk_rules(self.settings)
 
     def close(self) -> None:
         """Stop the search threads and close the database connections."""
         self.search_pool.shutdown(wait=True)
         self.database.close()
+
+
+def desk_rules(settings: Settings) -> DeskRules:
+    """The lifecycle rules (calendar, reopen window, SLA warning and escalation) from the settings."""
+    calendar = parse_calendar(settings.timezone, settings.business_hours, settings.business_days,
+                              settings.holidays, settings.extra_workdays)
+    return DeskRules(calendar=calendar, ticket_prefix=settings.ticket_prefix,
+                     reopen_window_days=settings.reopen_window_days, sla_warning_share=settings.sla_warning_share,
+                     escalate_on_breach=settings.escalate_on_breach)
 
 
 def open_database(settings: Settings) -> Database:

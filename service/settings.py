@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kb.calendar import parse_calendar
 
 
 class Settings(BaseSettings):
@@ -57,6 +59,28 @@ class Settings(BaseSettings):
         0.5, gt=0, description="How often the server drains the index outbox."
     )
 
+    timezone: str = Field("Asia/Shanghai", description="Time zone of the business calendar (IANA name).")
+    business_hours: str = Field("09:00-18:30", description="Working hours (HH:MM-HH:MM); SLA clocks run only then.")
+    business_days: str = Field("1-5", description="Working weekdays, 1 = Monday … 7 = Sunday (e.g. '1-5' or '1,2,3,4,5,6').")
+    holidays: str = Field("", description="Public holidays, comma-separated YYYY-MM-DD (closed all day).")
+    extra_workdays: str = Field(
+        "", description="Weekend days worked in lieu of holidays (调休), comma-separated YYYY-MM-DD.")
+    reopen_window_days: int = Field(14, ge=0, le=365, description="Days after closing within which a ticket can be reopened.")
+    sla_warning_share: float = Field(
+        0.75, gt=0, lt=1, description="Share of an SLA target used up at which a ticket is flagged 'warning'.")
+    escalate_on_breach: bool = Field(
+        True, description="Escalate a first-line ticket to L2 automatically when its resolution target is breached.")
+    sla_check_interval_seconds: float = Field(
+        60, gt=0, description="How often the server's scheduler checks SLA warnings and breaches.")
+    max_page_size: int = Field(100, ge=1, le=1000, description="Largest page of a list a caller may ask for.")
+    max_attachment_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest ticket attachment in bytes (413 above it).")
+
+    @model_validator(mode="after")
+    def _calendar_is_valid(self) -> Settings:
+        parse_calendar(self.timezone, self.business_hours, self.business_days, self.holidays, self.extra_workdays)
+        return self
+
     @property
     def database_path(self) -> Path:
         """The SQLite database file."""
@@ -66,6 +90,11 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """The folder of the saved FAISS index and its manifest."""
         return self.data_dir / "index"
+
+    @property
+    def attachments_dir(self) -> Path:
+        """Where ticket attachments are stored, one folder per ticket."""
+        return self.data_dir / "attachments"
 
     @property
     def model_cache_dir(self) -> Path:
