@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import sqlite_utils
 
 from kb.articles import read_article_folder, save_article
 from kb.db import Database
 from kb.teams import load_desk
+from kb.users import create_user
 from kb.ticket_files import read_ticket_file
 from kb.tickets import ImportReport, import_resolved_tickets
 
@@ -33,10 +38,29 @@ def import_article_folder(database: Database, folder: Path, actor: str) -> Count
     return database.write(lambda db: Counter(save_article(db, d, actor) for d in drafts))
 
 
+DEMO_PASSWORD = "casewise-demo"
+
+
 def load_demo_desk(database: Database) -> None:
     """The demo desk: L1/L2/R&D teams, members with skills and the routing rules."""
-    config = json.loads((DEMO_DIR / "desk.json").read_text(encoding="utf-8"))
-    database.write(lambda db: load_desk(db, config))
+    database.write(lambda db: load_desk(db, demo_desk_config()))
+
+
+def demo_desk_config() -> dict[str, Any]:
+    """Teams, members, rules and demo users of the demo desk."""
+    return json.loads((DEMO_DIR / "desk.json").read_text(encoding="utf-8"))
+
+
+def create_demo_users(database: Database, now: datetime) -> list[dict[str, Any]]:
+    """One demo account per role (password DEMO_PASSWORD); existing accounts are left alone."""
+    def write(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+        created = []
+        for user in demo_desk_config()["users"]:
+            if not db.execute("SELECT 1 FROM users WHERE username = ?", [user["username"]]).fetchone():
+                created.append(create_user(db, user["username"], user["display_name"], user["role"],
+                                           DEMO_PASSWORD, now, user.get("organisation")))
+        return created
+    return database.write(write)
 
 
 def demo_ticket_files() -> list[Path]:

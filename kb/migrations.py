@@ -6,6 +6,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from kb.lifecycle_defaults import DEFAULT_PRIORITY_MATRIX, DEFAULT_SLA_POLICIES, DEFAULT_TRANSITIONS
+from kb.permissions import DEFAULT_ROLE_PERMISSIONS
 
 MIGRATIONS = Migrations("casewise")
 
@@ -301,3 +302,90 @@ def _seed_lifecycle(db: sqlite_utils.Database) -> None:
     db.table("transitions").insert_all(DEFAULT_TRANSITIONS)
     db.table("priority_matrix").insert_all(DEFAULT_PRIORITY_MATRIX)
     db.table("sla_policies").insert_all(DEFAULT_SLA_POLICIES)
+
+
+@MIGRATIONS(name="0004_article_workflow")
+def m0004_article_workflow(db: sqlite_utils.Database) -> None:
+    """Article owner, review-by date and reviewer; article moves as data; usage signals; deflections."""
+    from kb.article_workflow import DEFAULT_ARTICLE_TRANSITIONS
+
+    _run_each(db, _ARTICLE_WORKFLOW)
+    db.table("article_transitions").insert_all(DEFAULT_ARTICLE_TRANSITIONS)
+
+
+_ARTICLE_WORKFLOW = """
+ALTER TABLE articles ADD COLUMN owner TEXT;
+ALTER TABLE articles ADD COLUMN review_by TEXT;
+ALTER TABLE articles ADD COLUMN reviewer TEXT;
+CREATE INDEX articles_status ON articles(status);
+CREATE INDEX articles_owner ON articles(owner);
+CREATE TABLE article_transitions (
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    requires TEXT NOT NULL DEFAULT '[]',
+    distinct_reviewer INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (from_status, to_status)
+);
+CREATE TABLE article_signals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    kind TEXT NOT NULL CHECK (kind IN ('suggested', 'opened', 'solved_it')),
+    viewer TEXT NOT NULL,
+    ticket_id INTEGER REFERENCES tickets(id),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX article_signals_article ON article_signals(article_id, kind);
+CREATE TABLE deflections (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    viewer TEXT NOT NULL,
+    query TEXT NOT NULL DEFAULT '',
+    article_id INTEGER NOT NULL REFERENCES articles(id),
+    ticket_id INTEGER REFERENCES tickets(id)
+);
+CREATE INDEX deflections_created ON deflections(created_at);
+CREATE INDEX ticket_articles_article ON ticket_articles(article_id, relation);
+"""
+
+
+@MIGRATIONS(name="0005_users_and_access")
+def m0005_users_and_access(db: sqlite_utils.Database) -> None:
+    """Users with roles, hashed API tokens, web sessions, and role permissions as data."""
+    _run_each(db, _USERS_AND_ACCESS)
+    db.table("role_permissions").insert_all(DEFAULT_ROLE_PERMISSIONS)
+
+
+_USERS_AND_ACCESS = """
+CREATE TABLE users (
+    username TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    organisation TEXT,
+    password_hash TEXT,
+    active INTEGER NOT NULL DEFAULT 1,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username TEXT NOT NULL REFERENCES users(username),
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE web_sessions (
+    id_hash TEXT PRIMARY KEY,
+    username TEXT NOT NULL REFERENCES users(username),
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE role_permissions (
+    role TEXT NOT NULL,
+    permission TEXT NOT NULL,
+    PRIMARY KEY (role, permission)
+);
+"""

@@ -1,4 +1,13 @@
-"""Who may see which ticket. Every ticket read for a person goes through here, so no route can forget it."""
+"""Who may see which ticket. Every ticket read for a person goes through here, so no route can forget it.
+
+- `tickets.read.all` (managers, admins): every ticket.
+- everyone: the tickets they raised or that name them as requester.
+- `tickets.read.organisation` (optional for requesters): their organisation's tickets.
+- `tickets.read.team` (agents, senior agents, R&D): their team's tickets and those assigned to them.
+- `tickets.read.resolved` (support staff, KB authors and reviewers): resolved and closed tickets,
+  the team's shared knowledge (they are what suggestions show).
+Anything else is "not found", so nobody learns that a ticket exists.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +19,21 @@ from kb.errors import NotFound
 from kb.ticket_changes import load_ticket
 from kb.visibility import Viewer
 
+RESOLVED = ("resolved", "closed")
+
 
 def can_see(ticket: dict[str, Any], viewer: Viewer) -> bool:
-    """Staff see every ticket; a requester sees only the tickets they raised."""
-    if viewer.is_staff or viewer.role == "system":
+    """Whether the viewer may see this ticket at all."""
+    if viewer.can("tickets.read.all"):
         return True
-    return viewer.name in (ticket.get("requester"), ticket.get("created_by"))
+    if viewer.name in (ticket.get("requester"), ticket.get("created_by")):
+        return True
+    if viewer.can("tickets.read.organisation") and viewer.organisation and \
+            ticket.get("organisation") == viewer.organisation:
+        return True
+    if viewer.can("tickets.read.team") and (ticket.get("team") in viewer.teams or ticket.get("assignee") == viewer.name):
+        return True
+    return viewer.can("tickets.read.resolved") and ticket.get("status") in RESOLVED
 
 
 def visible_ticket(db: sqlite_utils.Database, ticket_id: int, viewer: Viewer) -> dict[str, Any]:
@@ -30,7 +48,17 @@ def visible_ticket(db: sqlite_utils.Database, ticket_id: int, viewer: Viewer) ->
 
 
 def visibility_clause(viewer: Viewer) -> tuple[str, list[Any]]:
-    """SQL condition and parameters limiting a ticket query to what the viewer may see."""
-    if viewer.is_staff or viewer.role == "system":
+    """SQL condition and parameters equal to `can_see`, for lists."""
+    if viewer.can("tickets.read.all"):
         return "1 = 1", []
-    return "(requester = ? OR created_by = ?)", [viewer.name, viewer.name]
+    parts, params = ["requester = ?", "created_by = ?"], [viewer.name, viewer.name]
+    if viewer.can("tickets.read.organisation") and viewer.organisation:
+        parts.append("organisation = ?")
+        params.append(viewer.organisation)
+    if viewer.can("tickets.read.team"):
+        marks = ",".join("?" * len(viewer.teams))
+        parts.append(f"(team IN ({marks}) OR assignee = ?)" if viewer.teams else "assignee = ?")
+        params += [*viewer.teams, viewer.name]
+    if viewer.can("tickets.read.resolved"):
+        parts.append("status IN ('resolved', 'closed')")
+    return "(" + " OR ".join(parts) + ")", params

@@ -5,7 +5,12 @@ register → triage with proposal → assign → wait (reason) → escalate → 
 resolve with an article → customer confirms → survey → closed; then the ticket appears
 in suggestions. Standard library only:
 
-    python scripts/scenario.py [--url http://127.0.0.1:8000] [--token TOKEN]
+    python scripts/scenario.py --token STAFF_TOKEN [--customer-token TOKEN] [--url http://127.0.0.1:8000]
+
+STAFF_TOKEN acts as the dispatcher/engineers (a manager or admin sees every team's
+queue); with a customer token the customer registers the ticket, confirms the fix and
+answers the survey (otherwise the staff token records them, e.g. taken by phone).
+`casewise demo` prints the demo accounts; `casewise create-token sun.li` makes a token.
 """
 
 from __future__ import annotations
@@ -47,10 +52,11 @@ def step(label: str, ticket: dict[str, Any]) -> None:
           f"assignee={ticket.get('assignee')}")
 
 
-def run(client: Client) -> float:
+def run(client: Client, customer: Client | None = None) -> float:
     """Walk one ticket through its whole life; returns seconds until it was suggestible."""
-    ticket = client.call("POST", "/api/v1/tickets", {
-        "title": TITLE, "description": DESCRIPTION, "requester": "仓库 刘主管", "channel": "phone",
+    customer = customer or client
+    ticket = customer.call("POST", "/api/v1/tickets", {
+        "title": TITLE, "description": DESCRIPTION, "channel": "web" if customer is not client else "phone",
         "product": "printer", "impact": "medium", "urgency": "high", "error_codes": ["0x0000011b"]})
     proposal = ticket["triage_proposal"]
     step("registered", ticket)
@@ -76,9 +82,9 @@ def run(client: Client) -> float:
         "to": "resolved", "solution": "在客户端卸载共享打印机，改用标准 TCP/IP 端口直连打印机 IP，标签打印恢复。",
         "root_cause": "Windows 更新后共享打印机 RPC 认证变更导致 0x0000011b", "article_ids": articles}))
     resolved_at = time.monotonic()
-    step("closed (customer confirmed)", client.call("POST", f"/api/v1/tickets/{tid}/transitions", {
+    step("closed (customer confirmed)", customer.call("POST", f"/api/v1/tickets/{tid}/transitions", {
         "to": "closed", "close_reason": "confirmed"}))
-    client.call("POST", f"/api/v1/tickets/{tid}/survey", {"score": 5, "comment": "上门很及时"})
+    customer.call("POST", f"/api/v1/tickets/{tid}/survey", {"score": 5, "comment": "上门很及时"})
     print("  survey: 5/5")
     events = client.call("GET", f"/api/v1/tickets/{tid}/events")
     print(f"  timeline: {len(events)} audit events: {', '.join(e['action'] for e in events)}")
@@ -100,9 +106,11 @@ def main() -> None:
     """Parse arguments and run the scenario."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--token", default=None, help="API token (casewise create-token)")
+    parser.add_argument("--token", required=True, help="staff API token (casewise create-token sun.li)")
+    parser.add_argument("--customer-token", default=None, help="a requester's API token")
     args = parser.parse_args()
-    run(Client(args.url, args.token))
+    customer = Client(args.url, args.customer_token) if args.customer_token else None
+    run(Client(args.url, args.token), customer)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from kb.errors import Conflict, InvalidInput, NotFound
 from kb.sla_watch import check_sla
 from service.limits import BodySizeLimit
-from service.routes import api, desk, pages, tickets
+from service.routes import api, desk, pages, tickets, users
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
 
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(api.router)
     app.include_router(tickets.router)
     app.include_router(desk.router)
+    app.include_router(users.router)
     app.include_router(pages.router)
     return app
 

@@ -12,19 +12,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from kb.errors import CasewiseError
-from kb.sla_watch import check_sla
 from kb.importing import (
+    DEMO_PASSWORD,
+    create_demo_users,
     demo_article_folder,
     demo_ticket_files,
     import_article_folder,
     import_ticket_file,
     load_demo_desk,
 )
+from kb.sla_watch import check_sla
 from kb.visibility import DEFAULT_VIEWER
+from service import cli_users
+from service.cli_common import console, out, user_errors
 from service.runtime import Runtime, desk_rules, open_database, open_runtime
 from service.settings import Settings, describe_settings
 
@@ -34,19 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
 ACTOR = "cli"
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Show domain errors as a message and exit 2, never a traceback."""
-    try:
-        yield
-    except CasewiseError as error:
-        console.print(f"error: {error}", style="red", highlight=False, markup=False)
-        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -80,7 +70,7 @@ def init() -> None:
 def import_tickets(file: Annotated[Path, typer.Argument(help="A .jsonl or .csv file of resolved tickets.")]) -> None:
     """Import resolved tickets (JSONL or CSV). A bad file imports nothing and lists every problem."""
     settings = Settings()
-    with _user_errors():
+    with user_errors():
         database = open_database(settings)
         try:
             with _progress(f"importing {file.name}") as bar:
@@ -97,7 +87,7 @@ def import_tickets(file: Annotated[Path, typer.Argument(help="A .jsonl or .csv f
 def import_articles(folder: Annotated[Path, typer.Argument(help="Folder of markdown articles.")]) -> None:
     """Import markdown articles (front matter: title, product, category, tags, language, status, audience)."""
     settings = Settings()
-    with _user_errors():
+    with user_errors():
         database = open_database(settings)
         try:
             counts = import_article_folder(database, folder, ACTOR)
@@ -111,7 +101,7 @@ def import_articles(folder: Annotated[Path, typer.Argument(help="Folder of markd
 def index(rebuild: Annotated[bool, typer.Option("--rebuild", help="Rewrite every chunk from the database and re-embed everything.")] = False) -> None:
     """Bring the search index level with the database (catch up, or rebuild)."""
     settings = Settings()
-    with _user_errors():
+    with user_errors():
         runtime = _open_with_progress(settings, rebuild=rebuild)
     _print_index_summary(runtime)
     runtime.close()
@@ -160,7 +150,7 @@ def search(
     from indexer.search import suggest
 
     settings = Settings()
-    with _user_errors():
+    with user_errors():
         runtime = _open_with_progress(settings)
     try:
         found = suggest(runtime.index, text, k, DEFAULT_VIEWER)
@@ -188,7 +178,7 @@ def eval_command(
     from service.runtime import open_embedder, open_english_embedder
 
     settings = Settings()
-    with _user_errors():
+    with user_errors():
         eval_set = load_eval_set(folder)
         embedders = [open_embedder(settings)]
         for name in baseline_model or []:
@@ -264,7 +254,7 @@ def sla_check(as_json: Annotated[bool, typer.Option("--json", help="Print one JS
     command is for installations that prefer cron, or to check at once.
     """
     settings = Settings()
-    with _user_errors():
+    with user_errors():
         database = open_database(settings)
         try:
             report = database.write(lambda db: check_sla(db, desk_rules(settings), datetime.now(UTC)))
@@ -285,19 +275,29 @@ def sla_check(as_json: Annotated[bool, typer.Option("--json", help="Print one JS
 def demo() -> None:
     """Load the bilingual demo history and knowledge base, then build the index."""
     settings = Settings()
-    with _user_errors():
+    with user_errors():
         database = open_database(settings)
         try:
             load_demo_desk(database)
+            demo_users = create_demo_users(database, datetime.now(UTC))
             counts = import_article_folder(database, demo_article_folder(), ACTOR)
             created = sum(import_ticket_file(database, path, ACTOR, settings.ticket_prefix).created
                           for path in demo_ticket_files())
         finally:
             database.close()
         out.print(f"demo data: {created} tickets imported, {counts['created']} articles created")
+        _print_demo_users(demo_users)
         runtime = _open_with_progress(settings)
     _print_index_summary(runtime)
     runtime.close()
+
+
+def _print_demo_users(created: list[dict]) -> None:
+    if not created:
+        return
+    out.print(f"demo accounts (password '{DEMO_PASSWORD}'), sign in at http://{Settings().host}:{Settings().port}/login:")
+    for user in created:
+        out.print(f"  {user['username']:<14} {user['role']:<13} {user['display_name']}", highlight=False)
 
 
 @app.command()
@@ -313,6 +313,11 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+app.command("create-user")(cli_users.create_user)
+app.command("create-token")(cli_users.create_token)
+app.command("revoke-token")(cli_users.revoke_token)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Request dependencies as Annotated aliases (async: trivial work, no thread hop per request)."""
+"""Request dependencies as Annotated aliases."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from kb.visibility import DEFAULT_VIEWER, Viewer
+from kb.visibility import Viewer
+from service.auth import Unauthorized, viewer_from_request
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -21,11 +22,20 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def current_viewer() -> Viewer:
-    """Who is asking; sign-in and roles replace this default."""
-    return DEFAULT_VIEWER
+def current_viewer(request: Request) -> Viewer:
+    """The signed-in person (token or session); 401 when there is none."""
+    viewer = viewer_from_request(request)
+    if viewer is None:
+        raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
+    return viewer
+
+
+def optional_viewer(request: Request) -> Viewer | None:
+    """The signed-in person, or None for anonymous visitors (web pages redirect them to sign in)."""
+    return viewer_from_request(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+OptionalViewerDep = Annotated[Viewer | None, Depends(optional_viewer)]

@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest ticket attachment in bytes (413 above it).")
 
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="How long a web sign-in lasts.")
+    cookie_secure: bool = Field(
+        False, description="Mark the session cookie Secure (set true when serving over HTTPS, e.g. behind a proxy).")
+    login_max_failures: int = Field(5, ge=1, le=100, description="Failed sign-ins before the account is locked.")
+    login_lockout_seconds: int = Field(
+        60, ge=1, description="First lockout; it doubles with each further failure, up to one hour.")
+    suggest_rate_per_minute: int = Field(
+        240, ge=1, description="Suggestion requests one user may make per minute (429 with Retry-After above).")
+    query_timeout_seconds: float = Field(
+        10, gt=0, description="Longest a suggestion query may run before it is abandoned (503).")
+
     @model_validator(mode="after")
     def _calendar_is_valid(self) -> Settings:
         parse_calendar(self.timezone, self.business_hours, self.business_days, self.holidays, self.extra_workdays)

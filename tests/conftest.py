@@ -47,3 +47,22 @@ def english_embedder(model_cache: Path):
     from indexer.embedder import Embedder
 
     return Embedder("all-minilm-l6-v2", model_cache)
+
+
+def make_account(database: Database, username: str, role: str, teams: tuple[str, ...] = (),
+                 organisation: str | None = None) -> dict[str, str]:
+    """Create a user (and team memberships) and return Authorization headers with a fresh API token."""
+    from datetime import UTC, datetime
+
+    from kb.teams import save_member
+    from kb.users import create_token, create_user
+
+    now = datetime.now(UTC)
+
+    def write(db):
+        create_user(db, username, username, role, "correct horse battery", now, organisation)
+        for team in teams:
+            save_member(db, username, username, team, [], [])
+        return create_token(db, username, "tests", now)[1]
+
+    return {"Authorization": f"Bearer {database.write(write)}"}

@@ -11,10 +11,11 @@ from kb.importing import import_article_folder, import_ticket_file
 from service.app import create_app
 from service.runtime import open_database, open_runtime
 from service.settings import Settings
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, make_account
 from tests.server import running_server
 
 pytestmark = pytest.mark.slow
+HTTP = httpx.Client(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str
     database = open_database(settings)
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
     import_article_folder(database, FIXTURES / "articles", "test")
+    HTTP.headers.update(make_account(database, "tester", "agent"))
     database.close()
     runtime = open_runtime(settings, embedder_factory=lambda _: embedder)
     with running_server(create_app(settings, runtime)) as url:
@@ -32,11 +34,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str
 
 
 def _suggest(base_url: str, body, **kwargs) -> httpx.Response:
-    return httpx.post(f"{base_url}/api/v1/suggest", json=body, timeout=30, **kwargs)
+    return HTTP.post(f"{base_url}/api/v1/suggest", json=body, timeout=30, **kwargs)
 
 
 def test_healthz(base_url: str) -> None:
-    body = httpx.get(f"{base_url}/healthz").json()
+    body = HTTP.get(f"{base_url}/healthz").json()
     assert body["status"] == "ok" and body["vectors"]["ticket"] == 10 and body["pending_outbox"] == 0
 
 
@@ -56,12 +58,12 @@ def test_suggest_returns_cases_and_article_sections(base_url: str) -> None:
 
 def test_article_link_opens_the_section(base_url: str) -> None:
     article = _suggest(base_url, {"title": "VPN error 812 disconnects"}).json()["articles"][0]
-    page = httpx.get(base_url + article["url"].split("#")[0])
+    page = HTTP.get(base_url + article["url"].split("#")[0])
     assert page.status_code == 200 and f'id="{article["url"].split("#")[1]}"' in page.text
 
 
 def test_internal_article_page_is_hidden_from_requesters_of_unknown_slug(base_url: str) -> None:
-    assert httpx.get(f"{base_url}/articles/no-such-article").status_code == 404
+    assert HTTP.get(f"{base_url}/articles/no-such-article").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -92,7 +94,7 @@ def test_bad_input_gets_a_clear_4xx(base_url: str, body, status: int, message: s
     ],
 )
 def test_malformed_bodies_get_4xx(base_url: str, content: bytes, status: int, message: str) -> None:
-    response = httpx.post(f"{base_url}/api/v1/suggest", content=content,
+    response = HTTP.post(f"{base_url}/api/v1/suggest", content=content,
                           headers={"content-type": "application/json"})
     assert response.status_code == status and message in response.text
 
@@ -104,12 +106,12 @@ def test_chunked_oversized_body_gets_413(base_url: str) -> None:
             yield b"x" * 1000
         yield b'"}'
 
-    response = httpx.post(f"{base_url}/api/v1/suggest", content=chunks(),
+    response = HTTP.post(f"{base_url}/api/v1/suggest", content=chunks(),
                           headers={"content-type": "application/json"})
     assert response.status_code == 413
 
 
 def test_openapi_documents_suggest(base_url: str) -> None:
-    schema = httpx.get(f"{base_url}/openapi.json").json()
+    schema = HTTP.get(f"{base_url}/openapi.json").json()
     assert "/api/v1/suggest" in schema["paths"]
-    assert httpx.get(f"{base_url}/docs").status_code == 200
+    assert HTTP.get(f"{base_url}/docs").status_code == 200

@@ -81,7 +81,7 @@ class TicketLifecycle(RuleBasedStateMachine):
         self._attempt(ticket, to, role, details, waiting, other)
 
     def _attempt(self, ticket: int, to: str, role: str, details: bool, waiting: str, other: int) -> None:
-        actor = Viewer("cust" if role == "requester" else f"{role}1", role)
+        actor = Viewer("cust", role) if role == "requester" else Viewer(f"{role}1", role, teams=("l1", "l2", "rnd"))
         request = TransitionRequest(
             to=to, reason="因为 because" if details else None, waiting_reason=waiting if details else None,
             solution="重装驱动 reinstall the driver" if details else None, merge_into=other if details else None,

@@ -12,10 +12,12 @@ from scripts import scenario
 from service.app import create_app
 from service.runtime import open_database, open_runtime
 from service.settings import Settings
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, make_account
 from tests.server import running_server
 
 pytestmark = pytest.mark.slow
+HTTP = httpx.Client(timeout=30)
+TOKENS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +28,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str
     load_demo_desk(database)
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
     import_article_folder(database, FIXTURES / "articles", "test")
+    HTTP.headers.update(make_account(database, "tester", "manager"))
+    TOKENS["customer"] = make_account(database, "wh.liu", "requester")["Authorization"].split()[1]
     database.close()
     runtime = open_runtime(settings, embedder_factory=lambda _: embedder, english_factory=lambda _: None)
     with running_server(create_app(settings, runtime)) as url:
@@ -35,17 +39,18 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str
 
 def _new_ticket(base_url: str, **fields) -> dict:
     body = {"title": "VPN 连不上 error 812", "description": "在家连 VPN 报 812", "product": "network", **fields}
-    response = httpx.post(f"{base_url}/api/v1/tickets", json=body, timeout=30)
+    response = HTTP.post(f"{base_url}/api/v1/tickets", json=body, timeout=30)
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def _move(base_url: str, ticket_id: int, **body) -> httpx.Response:
-    return httpx.post(f"{base_url}/api/v1/tickets/{ticket_id}/transitions", json=body, timeout=30)
+    return HTTP.post(f"{base_url}/api/v1/tickets/{ticket_id}/transitions", json=body, timeout=30)
 
 
 def test_readme_scenario_end_to_end(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    waited = scenario.run(scenario.Client(base_url, None))
+    staff = HTTP.headers["Authorization"].split()[1]
+    waited = scenario.run(scenario.Client(base_url, staff), scenario.Client(base_url, TOKENS["customer"]))
     printed = capsys.readouterr().out
     assert "closed (customer confirmed)" in printed and "survey: 5/5" in printed
     assert waited < 2.0
@@ -61,20 +66,20 @@ def test_registration_numbers_priority_and_due_times(base_url: str) -> None:
 
 def test_priority_override_needs_a_reason(base_url: str) -> None:
     body = {"title": "x", "impact": "low", "urgency": "low", "priority": "urgent"}
-    response = httpx.post(f"{base_url}/api/v1/tickets", json=body, timeout=30)
+    response = HTTP.post(f"{base_url}/api/v1/tickets", json=body, timeout=30)
     assert response.status_code == 422 and "priority_reason" in response.json()["detail"]
     body["priority_reason"] = "客户是重点客户 / key account"
-    assert httpx.post(f"{base_url}/api/v1/tickets", json=body, timeout=30).json()["priority"] == "urgent"
+    assert HTTP.post(f"{base_url}/api/v1/tickets", json=body, timeout=30).json()["priority"] == "urgent"
 
 
 def test_illegal_transition_is_409_naming_allowed_moves_and_writes_nothing(base_url: str) -> None:
     ticket = _new_ticket(base_url)
-    before = httpx.get(f"{base_url}/api/v1/tickets/{ticket['id']}/events").json()
+    before = HTTP.get(f"{base_url}/api/v1/tickets/{ticket['id']}/events").json()
     response = _move(base_url, ticket["id"], to="closed")
     assert response.status_code == 409
     assert "Allowed moves:" in response.json()["detail"] and "triaged" in response.json()["detail"]
-    assert httpx.get(f"{base_url}/api/v1/tickets/{ticket['id']}/events").json() == before
-    assert httpx.get(f"{base_url}/api/v1/tickets/{ticket['id']}").json()["status"] == "new"
+    assert HTTP.get(f"{base_url}/api/v1/tickets/{ticket['id']}/events").json() == before
+    assert HTTP.get(f"{base_url}/api/v1/tickets/{ticket['id']}").json()["status"] == "new"
 
 
 def test_waiting_needs_a_listed_reason(base_url: str) -> None:
@@ -102,17 +107,17 @@ def test_resolve_needs_a_solution_and_not_solved_reopens(base_url: str) -> None:
 def test_patch_cannot_change_state_or_owner(base_url: str) -> None:
     ticket = _new_ticket(base_url)
     for field, value in (("status", "closed"), ("assignee", "li.wei"), ("response_due_at", "2030-01-01")):
-        response = httpx.patch(f"{base_url}/api/v1/tickets/{ticket['id']}", json={field: value})
+        response = HTTP.patch(f"{base_url}/api/v1/tickets/{ticket['id']}", json={field: value})
         assert response.status_code == 422, field
-    changed = httpx.patch(f"{base_url}/api/v1/tickets/{ticket['id']}", json={"version": "SecureLink 5.2"})
+    changed = HTTP.patch(f"{base_url}/api/v1/tickets/{ticket['id']}", json={"version": "SecureLink 5.2"})
     assert changed.status_code == 200 and changed.json()["version"] == "SecureLink 5.2"
 
 
 def test_unknown_ids_are_404_and_bad_ids_422(base_url: str) -> None:
-    assert httpx.get(f"{base_url}/api/v1/tickets/999999").status_code == 404
+    assert HTTP.get(f"{base_url}/api/v1/tickets/999999").status_code == 404
     assert _move(base_url, 999999, to="triaged").status_code == 404
-    assert httpx.get(f"{base_url}/api/v1/tickets/abc").status_code == 422
-    assert httpx.get(f"{base_url}/api/v1/tickets/99999999999999999999999").status_code == 422
+    assert HTTP.get(f"{base_url}/api/v1/tickets/abc").status_code == 422
+    assert HTTP.get(f"{base_url}/api/v1/tickets/99999999999999999999999").status_code == 422
 
 
 def test_merge_and_cancel(base_url: str) -> None:
@@ -127,22 +132,22 @@ def test_merge_and_cancel(base_url: str) -> None:
 
 def test_list_filters_and_paging(base_url: str) -> None:
     _new_ticket(base_url, title="打印机卡纸 50% 100_percent")
-    page = httpx.get(f"{base_url}/api/v1/tickets", params={"status": "new", "page_size": 2}).json()
+    page = HTTP.get(f"{base_url}/api/v1/tickets", params={"status": "new", "page_size": 2}).json()
     assert page["page_size"] == 2 and len(page["items"]) <= 2 and page["total"] >= 2
     assert all(item["status"] == "new" for item in page["items"])
-    literal = httpx.get(f"{base_url}/api/v1/tickets", params={"q": "50%"}).json()
+    literal = HTTP.get(f"{base_url}/api/v1/tickets", params={"q": "50%"}).json()
     assert [t["title"] for t in literal["items"]] == ["打印机卡纸 50% 100_percent"]
-    assert httpx.get(f"{base_url}/api/v1/tickets", params={"q": "%"}).json()["total"] == 1
-    assert httpx.get(f"{base_url}/api/v1/tickets", params={"status": "bogus"}).status_code == 422
+    assert HTTP.get(f"{base_url}/api/v1/tickets", params={"q": "%"}).json()["total"] == 1
+    assert HTTP.get(f"{base_url}/api/v1/tickets", params={"status": "bogus"}).status_code == 422
 
 
 def test_comments_visits_and_survey_rules(base_url: str) -> None:
     ticket = _new_ticket(base_url)
     url = f"{base_url}/api/v1/tickets/{ticket['id']}"
-    assert httpx.post(f"{url}/comments", json={"body": "内部：疑似证书过期", "visibility": "internal"}).status_code == 201
-    assert httpx.post(f"{url}/comments", json={"body": "   "}).status_code == 422
-    assert httpx.post(f"{url}/survey", json={"score": 5}).status_code == 409
-    assert httpx.post(f"{url}/visits", json={"scheduled_at": "2026-11-24T10:00:00", "place": "x",
+    assert HTTP.post(f"{url}/comments", json={"body": "内部：疑似证书过期", "visibility": "internal"}).status_code == 201
+    assert HTTP.post(f"{url}/comments", json={"body": "   "}).status_code == 422
+    assert HTTP.post(f"{url}/survey", json={"score": 5}).status_code == 409
+    assert HTTP.post(f"{url}/visits", json={"scheduled_at": "2026-11-24T10:00:00", "place": "x",
                                             "engineer": "y"}).status_code == 422
-    events = httpx.get(f"{url}/events").json()
+    events = HTTP.get(f"{url}/events").json()
     assert [e["action"] for e in events] == ["created", "commented"]

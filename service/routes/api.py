@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from fastapi import APIRouter
+from starlette.exceptions import HTTPException
 
 from indexer.search import Hit, suggest
 from kb.errors import InvalidInput
@@ -13,7 +14,8 @@ from service.deps import RuntimeDep, SettingsDep, ViewerDep
 from service.schemas import ArticleHit, CaseHit, ErrorBody, Health, SuggestRequest, SuggestResponse
 
 router = APIRouter()
-ERRORS = {413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS = {401: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody},
+          429: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 
 
 @router.get("/healthz", response_model=Health, tags=["ops"])
@@ -41,11 +43,18 @@ async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: Set
     k = body.k or settings.default_k
     if k > settings.max_k:
         raise InvalidInput(f"k is {k}; the limit is {settings.max_k} (setting CASEWISE_MAX_K)")
+    runtime.suggest_limiter.check(viewer.name)
     started = time.perf_counter()
     # a small dedicated pool: queued requests wait in the event loop instead of many
     # threads fighting over the GIL and the two cores
     loop = asyncio.get_running_loop()
-    found = await loop.run_in_executor(runtime.search_pool, suggest, runtime.index, text, k, viewer)
+    search = loop.run_in_executor(runtime.search_pool, suggest, runtime.index, text, k, viewer)
+    try:
+        found = await asyncio.wait_for(search, timeout=settings.query_timeout_seconds)
+    except TimeoutError:
+        raise HTTPException(503, f"the query took longer than {settings.query_timeout_seconds} s "
+                                 "(setting CASEWISE_QUERY_TIMEOUT_SECONDS); try again",
+                            headers={"Retry-After": "1"}) from None
     took = (time.perf_counter() - started) * 1000
     return SuggestResponse(cases=[_case(h) for h in found.cases],
                            articles=[_article(h) for h in found.articles], took_ms=round(took, 2))

@@ -61,14 +61,20 @@ class PolicyBody(BaseModel):
     resolution_minutes: float = Field(..., gt=0, le=1_000_000)
 
 
+def _staff(viewer: Viewer) -> None:
+    if not viewer.is_staff:
+        raise NotFound("team lists are for support staff")
+
+
 def _manager(viewer: Viewer) -> None:
-    if viewer.role not in ("manager", "admin"):
+    if not viewer.can("desk.admin"):
         raise NotFound("desk settings are for managers and admins")
 
 
 @router.get("/teams", responses=ERRORS)
-def list_teams(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    """Teams by tier, with members, skills and hours."""
+def list_teams(runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
+    """Teams by tier, with members, skills and hours (staff only)."""
+    _staff(viewer)
     return runtime.database.read(teams.list_teams)
 
 
@@ -97,7 +103,7 @@ def add_rule(body: RuleBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str
 
 
 @router.get("/sla/policies")
-def policies(runtime: RuntimeDep) -> list[dict[str, Any]]:
+def policies(runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """Response and resolution targets per priority (business minutes) and the business calendar."""
     calendar = runtime.rules.calendar
     return [{**asdict(p), "timezone": calendar.timezone, "hours": f"{calendar.opens:%H:%M}-{calendar.closes:%H:%M}"}
@@ -123,7 +129,7 @@ def run_sla_check(runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
 
 
 @router.get("/transitions")
-def transitions(runtime: RuntimeDep) -> dict[str, Any]:
+def transitions(runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """The allowed moves (from, to, roles, required details) and the waiting reasons."""
     rows = runtime.database.read(lambda db: [dict(r) for r in db.execute(
         "SELECT * FROM transitions ORDER BY from_status, to_status")])
