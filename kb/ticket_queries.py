@@ -9,6 +9,7 @@ import sqlite_utils
 
 from kb.audit import events_for
 from kb.lifecycle import allowed_moves
+from kb.lifecycle_defaults import OPEN_STATES
 from kb.ticket_access import visibility_clause, visible_ticket
 from kb.ticket_changes import decode
 from kb.visibility import Viewer
@@ -27,6 +28,10 @@ class TicketFilter:
     assignee: str | None = None
     breached: bool | None = None
     q: str | None = None
+    open_only: bool = False
+    unassigned: bool = False
+    at_risk: bool = False
+    by_due: bool = False
 
 
 def for_viewer(ticket: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
@@ -48,7 +53,8 @@ def list_tickets(db: sqlite_utils.Database, viewer: Viewer, filters: TicketFilte
     """One page of the tickets the viewer may see, newest first, and the total count."""
     where, params = _where(viewer, filters)
     total = db.execute(f"SELECT COUNT(*) FROM tickets WHERE {where}", params).fetchone()[0]
-    rows = db.execute(f"SELECT * FROM tickets WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+    order = "resolution_due_at IS NULL, resolution_due_at, id" if filters.by_due else "created_at DESC, id DESC"
+    rows = db.execute(f"SELECT * FROM tickets WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
                       [*params, page_size, (page - 1) * page_size]).fetchall()
     return [for_viewer(decode(dict(r)), viewer) for r in rows], total
 
@@ -64,6 +70,13 @@ def _where(viewer: Viewer, filters: TicketFilter) -> tuple[str, list[Any]]:
     if filters.breached is not None:
         breached = "(response_sla = 'breached' OR resolution_sla = 'breached')"
         parts.append(breached if filters.breached else f"NOT {breached}")
+    if filters.open_only:
+        parts.append(f"status IN ({','.join(repr(s) for s in OPEN_STATES)})")
+    if filters.unassigned:
+        parts.append("assignee IS NULL")
+    if filters.at_risk:
+        parts.append("(response_sla IN ('warning', 'breached') AND first_response_at IS NULL"
+                     " OR resolution_sla IN ('warning', 'breached'))")
     if filters.q:
         parts.append("(number LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
         params += [f"%{_escape_like(filters.q)}%"] * 3

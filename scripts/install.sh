@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install Casewise into .venv: torch first (the CPU wheel pinned in pyproject), then the project.
-# Browser tests drive Debian's chromium (/usr/bin/chromium): install it with apt when missing;
+# Browser tests drive Debian's chromium (/usr/bin/chromium): install it (and a CJK font, so
+# Chinese pages render in screenshots) with apt when missing;
 # no test tool ever downloads its own browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-if [ ! -x /usr/bin/chromium ]; then
+if [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
   apt_get=()
   if [ "$(id -u)" -eq 0 ]; then
     apt_get=(env DEBIAN_FRONTEND=noninteractive apt-get)
@@ -13,8 +14,8 @@ if [ ! -x /usr/bin/chromium ]; then
     apt_get=(sudo env DEBIAN_FRONTEND=noninteractive apt-get)
   fi
   if [ "${#apt_get[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
-    "${apt_get[@]}" install -y -qq chromium >/dev/null 2>&1 \
-      || { "${apt_get[@]}" update -qq >/dev/null && "${apt_get[@]}" install -y -qq chromium >/dev/null; } \
+    "${apt_get[@]}" install -y -qq chromium fonts-wqy-microhei >/dev/null 2>&1 \
+      || { "${apt_get[@]}" update -qq >/dev/null && "${apt_get[@]}" install -y -qq chromium fonts-wqy-microhei >/dev/null; } \
       || true
   fi
   if [ ! -x /usr/bin/chromium ]; then

@@ -6,22 +6,26 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from kb.errors import Conflict, InvalidInput, NotFound
 from kb.sla_watch import check_sla
 from service.limits import BodySizeLimit
-from service.routes import api, desk, pages, tickets, users
+from service.routes import account_pages, api, app_pages, desk, tickets, users
+from service.web import render, to_sign_in, wants_html
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
 
 log = logging.getLogger("casewise")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -59,28 +63,42 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(tickets.router)
     app.include_router(desk.router)
     app.include_router(users.router)
-    app.include_router(pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(app_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    """JSON for API callers; a page people understand for browsers."""
+    if wants_html(request):
+        if status == 401:
+            return to_sign_in(request)
+        viewer = getattr(request.state, "viewer", None)
+        return render(request, "error.html", viewer, status_code=status, status=status, message=message)
+    return JSONResponse({"detail": message}, status_code=status)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
-    async def not_found(_: Request, error: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=404)
+    async def not_found(request: Request, error: NotFound) -> Response:
+        return _error(request, 404, str(error))
 
     @app.exception_handler(InvalidInput)
-    async def invalid(_: Request, error: InvalidInput) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=422)
+    async def invalid(request: Request, error: InvalidInput) -> Response:
+        return _error(request, 422, str(error))
 
     @app.exception_handler(Conflict)
-    async def conflict(_: Request, error: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=409)
+    async def conflict(request: Request, error: Conflict) -> Response:
+        return _error(request, 409, str(error))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
         if isinstance(error.__cause__, UnicodeDecodeError):
             return JSONResponse({"detail": "request body is not valid UTF-8; send JSON encoded as UTF-8"},
                                 status_code=400)
+        if wants_html(request) and error.status_code in (401, 403, 404):
+            return _error(request, error.status_code, str(error.detail))
         return await http_exception_handler(request, error)
 
     @app.exception_handler(RequestValidationError)

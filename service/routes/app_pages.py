@@ -1,0 +1,106 @@
+"""The web app's pages: new ticket with live suggestions, agent console, ticket page, knowledge base."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from indexer.markdown import render_html
+from kb import activity, triage
+from kb.articles import get_article_by_slug
+from kb.errors import NotFound
+from kb.lifecycle import allowed_moves
+from kb.lifecycle_defaults import WAITING_REASONS
+from kb.teams import list_teams
+from kb.ticket_queries import TicketFilter, list_tickets, ticket_for, timeline_for
+from kb.visibility import Viewer
+from service.deps import OptionalViewerDep, RuntimeDep
+from service.web import render, to_sign_in
+
+router = APIRouter(include_in_schema=False)
+ANONYMOUS = Viewer(name="anonymous", role="requester")
+QUEUES = ("mine", "team", "unassigned", "breaching", "all")
+PRODUCTS = ("printer", "network", "erp", "mail", "desktop")
+
+
+@router.get("/")
+def home(viewer: OptionalViewerDep) -> Response:
+    """Staff start at the console, requesters at the problem form."""
+    if viewer is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse("/console" if viewer.is_staff else "/tickets/new", status_code=303)
+
+
+@router.get("/tickets/new", response_class=HTMLResponse)
+def new_ticket_page(request: Request, viewer: OptionalViewerDep) -> Response:
+    """The problem form; suggestions appear while typing."""
+    if viewer is None:
+        return to_sign_in(request)
+    return render(request, "new_ticket.html", viewer, products=PRODUCTS)
+
+
+@router.get("/console", response_class=HTMLResponse)
+def console_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep,
+                 queue: Annotated[str, Query(max_length=20)] = "mine",
+                 q: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    """Queues with SLA countdowns (staff)."""
+    if viewer is None:
+        return to_sign_in(request)
+    if not viewer.is_staff:
+        raise NotFound("the console is for support staff")
+    queue = queue if queue in QUEUES else "mine"
+    filters = _queue_filter(queue, viewer, q)
+    items, total = runtime.database.read(lambda db: list_tickets(db, viewer, filters, 1, 100))
+    return render(request, "console.html", viewer, queue=queue, queues=QUEUES, items=items, total=total, q=q or "")
+
+
+def _queue_filter(queue: str, viewer: Viewer, q: str | None) -> TicketFilter:
+    common: dict[str, Any] = {"q": q, "open_only": True, "by_due": True}
+    if queue == "mine":
+        return TicketFilter(assignee=viewer.name, **common)
+    if queue == "team":
+        return TicketFilter(team=viewer.teams[0] if viewer.teams else "-", **common)
+    if queue == "unassigned":
+        return TicketFilter(unassigned=True, **common)
+    if queue == "breaching":
+        return TicketFilter(at_risk=True, **common)
+    return TicketFilter(**common)
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+def ticket_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep,
+                ticket_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    """Details, timeline, comments, actions, visits, similar cases and the triage proposal."""
+    if viewer is None:
+        return to_sign_in(request)
+
+    def read(db: Any) -> dict[str, Any]:
+        ticket = ticket_for(db, ticket_id, viewer)
+        return {
+            "ticket": ticket, "events": timeline_for(db, ticket_id, viewer),
+            "comments": activity.comments_for(db, ticket_id, viewer),
+            "visits": activity.visits_for(db, ticket_id, viewer),
+            "moves": allowed_moves(db, ticket["status"], viewer.role),
+            "triage": triage.get_proposal(db, ticket_id) if viewer.is_staff else None,
+            "teams": list_teams(db) if viewer.is_staff else [],
+        }
+
+    data = runtime.database.read(read)
+    return render(request, "ticket.html", viewer, waiting_reasons=WAITING_REASONS, **data)
+
+
+@router.get("/articles/{slug}", response_class=HTMLResponse)
+def article_page(slug: Annotated[str, Path(max_length=200)], request: Request, runtime: RuntimeDep,
+                 signed_in: OptionalViewerDep) -> HTMLResponse:
+    """A published article rendered from markdown (raw HTML shown as text, unsafe links dropped).
+
+    Public articles are readable without signing in (a help centre); internal ones need staff.
+    """
+    viewer = signed_in or ANONYMOUS
+    article = runtime.database.read(lambda db: get_article_by_slug(db, slug))
+    visible = article["status"] == "published" and (viewer.is_staff or article["audience"] == "public")
+    if not visible:
+        raise NotFound(f"article '{slug}' does not exist")
+    return render(request, "article.html", signed_in, article=article, body_html=render_html(article["body"]))
