@@ -154,3 +154,16 @@ def _staff_ticket(db: sqlite_utils.Database, ticket_id: int, actor: Viewer, what
     if not actor.is_staff:
         raise NotFound(f"ticket {ticket_id} has nothing here you may {what}")
     return ticket
+
+
+def link_solving_article(db: sqlite_utils.Database, ticket_id: int, article_id: int, actor: Viewer,
+                         now: datetime) -> dict[str, Any]:
+    """'This solved it' on a ticket: link the article as solved-by and count a signal for its ranking."""
+    from kb.effectiveness import record_signal
+
+    ticket = _staff_ticket(db, ticket_id, actor, "link articles to")
+    signal = record_signal(db, article_id, "solved_it", actor, now, ticket_id=ticket_id)
+    db.table("ticket_articles").insert({"ticket_id": ticket_id, "article_id": article_id, "relation": "solved_by",
+                                        "created_at": iso(now)}, replace=True)
+    change_ticket(db, ticket, {}, "article_linked", actor, iso(now), {"article_id": article_id})
+    return signal

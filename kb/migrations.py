@@ -383,6 +383,7 @@ CREATE TABLE web_sessions (
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE INDEX audit_actor ON audit_events(actor, entity_type, entity_id);
 CREATE TABLE role_permissions (
     role TEXT NOT NULL,
     permission TEXT NOT NULL,

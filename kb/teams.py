@@ -102,14 +102,17 @@ def propose(db: sqlite_utils.Database, ticket: dict[str, Any], now: datetime, ti
                                                   tier=ticket.get("tier") or "L1")
     if team is None:
         return Proposal(None, None, "no routing rule matches this product and category")
-    candidates = [m for m in _members_of(db, team) if m["available"] and _skilled(m, ticket)]
+    available = [m for m in _members_of(db, team) if m["available"]]
+    skilled = [m for m in available if _skilled(m, ticket)]
+    candidates = skilled or available
     at_work = [m for m in candidates if _at_work(m, now, timezone)] or candidates
     if not at_work:
-        return Proposal(team, None, f"no available member of {team} has the skill")
+        return Proposal(team, None, f"no member of {team} is available")
     loads = _open_loads(db, [m["username"] for m in at_work])
     best = min(at_work, key=lambda m: (loads.get(m["username"], 0), m["username"]))
+    kind = "skilled member" if skilled else "member (nobody lists this skill)"
     return Proposal(team, best["username"],
-                    f"{team}: least loaded skilled member ({loads.get(best['username'], 0)} open tickets)")
+                    f"{team}: least loaded {kind} ({loads.get(best['username'], 0)} open tickets)")
 
 
 def _members_of(db: sqlite_utils.Database, team: str) -> list[dict[str, Any]]:
@@ -119,7 +122,7 @@ def _members_of(db: sqlite_utils.Database, team: str) -> list[dict[str, Any]]:
 def _skilled(member: dict[str, Any], ticket: dict[str, Any]) -> bool:
     """No listed skill means a generalist; otherwise the product or category must be listed."""
     products, categories = member["products"], member["categories"]
-    if not products and not categories:
+    if not (products or categories) or not (ticket.get("product") or ticket.get("category")):
         return True
     return ticket.get("product") in products or ticket.get("category") in categories
 

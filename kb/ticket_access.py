@@ -3,7 +3,8 @@
 - `tickets.read.all` (managers, admins): every ticket.
 - everyone: the tickets they raised or that name them as requester.
 - `tickets.read.organisation` (optional for requesters): their organisation's tickets.
-- `tickets.read.team` (agents, senior agents, R&D): their team's tickets and those assigned to them.
+- `tickets.read.team` (agents, senior agents, R&D): their team's tickets, those assigned to them and
+  those they have worked on (an L1 engineer keeps sight of a ticket they escalated or re-routed).
 - `tickets.read.resolved` (support staff, KB authors and reviewers): resolved and closed tickets,
   the team's shared knowledge (they are what suggestions show).
 Anything else is "not found", so nobody learns that a ticket exists.
@@ -42,9 +43,16 @@ def visible_ticket(db: sqlite_utils.Database, ticket_id: int, viewer: Viewer) ->
         ticket = load_ticket(db, ticket_id)
     except NotFound:
         raise NotFound(f"ticket {ticket_id} does not exist") from None
-    if not can_see(ticket, viewer):
+    if not (can_see(ticket, viewer) or _worked_on(db, ticket_id, viewer)):
         raise NotFound(f"ticket {ticket_id} does not exist")
     return ticket
+
+
+def _worked_on(db: sqlite_utils.Database, ticket_id: int, viewer: Viewer) -> bool:
+    if not viewer.can("tickets.read.team"):
+        return False
+    return db.execute("SELECT 1 FROM audit_events WHERE actor = ? AND entity_type = 'ticket' AND entity_id = ?"
+                      " LIMIT 1", [viewer.name, ticket_id]).fetchone() is not None
 
 
 def visibility_clause(viewer: Viewer) -> tuple[str, list[Any]]:
@@ -58,7 +66,8 @@ def visibility_clause(viewer: Viewer) -> tuple[str, list[Any]]:
     if viewer.can("tickets.read.team"):
         marks = ",".join("?" * len(viewer.teams))
         parts.append(f"(team IN ({marks}) OR assignee = ?)" if viewer.teams else "assignee = ?")
-        params += [*viewer.teams, viewer.name]
+        parts.append("id IN (SELECT entity_id FROM audit_events WHERE actor = ? AND entity_type = 'ticket')")
+        params += [*viewer.teams, viewer.name, viewer.name]
     if viewer.can("tickets.read.resolved"):
         parts.append("status IN ('resolved', 'closed')")
     return "(" + " OR ".join(parts) + ")", params

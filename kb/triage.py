@@ -22,7 +22,7 @@ from kb.teams import get_team
 from kb.ticket_access import visible_ticket
 from kb.ticket_changes import change_ticket
 
-VOTED_FIELDS = ("category", "priority", "team")
+VOTED_FIELDS = ("product", "category", "priority", "team")
 
 
 def vote(neighbours: Sequence[tuple[dict[str, Any], float]]) -> dict[str, Any]:

@@ -28,7 +28,8 @@ class ArticleFields(_Strict):
     tags: list[Tag] | None = Field(None, max_length=50)
     language: Language | None = None
     audience: Audience | None = Field(None, description="public (customers too) or internal (staff only).")
-    owner: str | None = Field(None, max_length=100, description="Who keeps the article current (default: the author).")
+    owner: str | None = Field(None, max_length=100,
+                              description="Who keeps the article current (default: the author).")
     review_by: date | None = Field(None, description="When the article must be reviewed again (YYYY-MM-DD).")
 
 
@@ -67,7 +68,8 @@ class SignalBody(_Strict):
     """A usage signal; 'solved_it' without a ticket also counts as a deflection."""
 
     kind: SignalKind
-    ticket_id: int | None = Field(None, ge=1, le=2**62, description="The ticket the reader was working on, if any.")
+    ticket_id: int | None = Field(None, ge=1, le=2**62,
+                                  description="The ticket the reader was working on, if any.")
     query: str | None = Field(None, max_length=2000, description="What the reader had typed (for deflections).")
 
 

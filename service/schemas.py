@@ -67,3 +67,17 @@ class ErrorBody(BaseModel):
     """An error with a message that says what to fix."""
 
     detail: str | list
+
+
+class PreviewRequest(BaseModel):
+    """Markdown to preview."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    markdown: str = Field(..., max_length=200_000)
+
+
+class PreviewResponse(BaseModel):
+    """The safe HTML of an article body."""
+
+    html: str

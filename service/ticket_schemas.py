@@ -138,6 +138,12 @@ class FollowupDone(_Strict):
     notes: str = Field(..., min_length=1, max_length=5000)
 
 
+class SolvedByBody(_Strict):
+    """The article that solved the ticket."""
+
+    article_id: int = Field(..., ge=1, le=2**62)
+
+
 class TicketPage(BaseModel):
     """One page of tickets."""
 

@@ -8,10 +8,20 @@ import time
 from fastapi import APIRouter
 from starlette.exceptions import HTTPException
 
+from indexer.markdown import render_html
 from indexer.search import Hit, suggest
 from kb.errors import InvalidInput
 from service.deps import RuntimeDep, SettingsDep, ViewerDep
-from service.schemas import ArticleHit, CaseHit, ErrorBody, Health, SuggestRequest, SuggestResponse
+from service.schemas import (
+    ArticleHit,
+    CaseHit,
+    ErrorBody,
+    Health,
+    PreviewRequest,
+    PreviewResponse,
+    SuggestRequest,
+    SuggestResponse,
+)
 
 router = APIRouter()
 ERRORS = {401: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody},
@@ -58,6 +68,12 @@ async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: Set
     took = (time.perf_counter() - started) * 1000
     return SuggestResponse(cases=[_case(h) for h in found.cases],
                            articles=[_article(h) for h in found.articles], took_ms=round(took, 2))
+
+
+@router.post("/api/v1/preview", response_model=PreviewResponse, responses=ERRORS, tags=["knowledge base"])
+def preview(body: PreviewRequest, viewer: ViewerDep) -> PreviewResponse:
+    """Markdown rendered exactly as an article page renders it (raw HTML shown as text, unsafe links dropped)."""
+    return PreviewResponse(html=render_html(body.markdown))
 
 
 def _case(hit: Hit) -> CaseHit:

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from indexer.markdown import render_html
+from indexer.search import suggest
 from kb import activity, triage
+from kb import article_workflow as workflow
 from kb.articles import get_article_by_slug
 from kb.errors import NotFound
 from kb.lifecycle import allowed_moves
@@ -104,3 +106,42 @@ def article_page(slug: Annotated[str, Path(max_length=200)], request: Request, r
     if not visible:
         raise NotFound(f"article '{slug}' does not exist")
     return render(request, "article.html", signed_in, article=article, body_html=render_html(article["body"]))
+
+
+@router.get("/kb", response_class=HTMLResponse)
+def kb_page(request: Request, runtime: RuntimeDep, signed_in: OptionalViewerDep,
+            q: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    """Article list; a search uses the same hybrid search as suggestions."""
+    viewer = signed_in or ANONYMOUS
+    if q and q.strip():
+        found = suggest(runtime.index, q.strip(), 20, viewer)
+        items = [{**hit.entity, "heading_path": hit.heading_path, "snippet_html": hit.snippet_html,
+                  "url": f"/articles/{hit.entity['slug']}" + (f"#{hit.anchor}" if hit.anchor else "")}
+                 for hit in found.articles]
+    else:
+        filters = workflow.ArticleFilter()
+        items = runtime.database.read(lambda db: workflow.list_articles(db, viewer, filters, 1, 200)[0])
+        items = [{**a, "url": f"/articles/{a['slug']}"} for a in items]
+    return render(request, "kb.html", signed_in, items=items, q=q or "")
+
+
+@router.get("/kb/new", response_class=HTMLResponse)
+def new_article_page(request: Request, viewer: OptionalViewerDep) -> Response:
+    """The editor for a new article (authors)."""
+    if viewer is None:
+        return to_sign_in(request)
+    if not viewer.can("articles.write"):
+        raise NotFound("the editor is for knowledge-base authors")
+    return render(request, "editor.html", viewer, article=None, moves=[])
+
+
+@router.get("/kb/{article_id}/edit", response_class=HTMLResponse)
+def edit_article_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep,
+                      article_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    """The editor with live preview, review actions and versions."""
+    if viewer is None:
+        return to_sign_in(request)
+    if not viewer.can("articles.write"):
+        raise NotFound("the editor is for knowledge-base authors")
+    article = runtime.database.read(lambda db: workflow.article_for(db, article_id, viewer))
+    return render(request, "editor.html", viewer, article=article, moves=article.get("allowed_moves", []))

@@ -61,7 +61,8 @@ def _gap(gap: knowledge.Gap) -> GapOut:
 
 @router.get("/stale", responses=ERRORS)
 def stale_route(runtime: RuntimeDep, viewer: ViewerDep, owner: Owner = None,
-                today: Annotated[date | None, Query(description="Default: today (UTC).")] = None) -> list[dict[str, Any]]:
+                today: Annotated[date | None, Query(description="Default: today (UTC).")] = None,
+                ) -> list[dict[str, Any]]:
     """Published articles past their review-by date or linked to reopened tickets."""
     _staff_only(viewer)
     day = today or datetime.now(UTC).date()

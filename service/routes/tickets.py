@@ -18,6 +18,7 @@ from service.ticket_schemas import (
     CommentBody,
     FollowupBody,
     FollowupDone,
+    SolvedByBody,
     State,
     SurveyBody,
     TicketCreate,
@@ -156,6 +157,13 @@ def survey_route(ticket_id: Id, body: SurveyBody, runtime: RuntimeDep, viewer: V
     """The customer's satisfaction (1–5) and comment, once the ticket is closed."""
     return runtime.database.write(
         lambda db: activity.record_survey(db, ticket_id, body.score, body.comment, viewer, _now()))
+
+
+@router.post("/{ticket_id}/solved-by", status_code=201, responses=ERRORS)
+def solved_by(ticket_id: Id, body: SolvedByBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+    """'This solved it': link an article to the ticket as its solution (feeds the article's ranking signal)."""
+    return runtime.database.write(
+        lambda db: activity.link_solving_article(db, ticket_id, body.article_id, viewer, _now()))
 
 
 @router.get("/{ticket_id}/followups", responses=ERRORS)

@@ -86,7 +86,7 @@
   list.addEventListener("click", async (event) => {
     const button = event.target.closest("button.solved");
     if (!button) return;
-    await api("POST", "/api/v1/deflections", { article_id: Number(button.dataset.article), query: query() });
+    await api("POST", `/api/v1/articles/${Number(button.dataset.article)}/signals`, { kind: "solved_it", query: query() });
     document.getElementById("deflected").hidden = false;
     button.disabled = true;
   });

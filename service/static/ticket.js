@@ -60,8 +60,9 @@
   const draft = document.getElementById("draft-article");
   if (draft) draft.addEventListener("click", async () => {
     try {
-      const created = await api("POST", "/api/v1/articles/drafts", { ticket_ids: [ticket.id] });
-      window.location.href = `/kb/${created.article.slug}/edit`;
+      const created = await api("POST", "/api/v1/articles/from-tickets", { ticket_ids: [ticket.id] });
+      sessionStorage.setItem(`removed-${created.article.id}`, JSON.stringify(created.removed));
+      window.location.href = `/kb/${created.article.id}/edit`;
     } catch (error) { errorBox.textContent = error.message; }
   });
 
