@@ -7,7 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from kb.errors import Conflict, InvalidInput, NotFound
 from kb.sla_watch import check_sla
+from service.backup import server_lock
 from service.limits import BodySizeLimit
 from service.routes import account_pages, api, app_pages, articles, desk, knowledge, tickets, users
 from service.web import render, to_sign_in, wants_html
@@ -35,6 +36,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
+        with server_lock(settings) if owned else nullcontext():
+            async with _serving(app, owned):
+                yield
+
+    @asynccontextmanager
+    async def _serving(app: FastAPI, owned: bool) -> AsyncIterator[None]:
         app.state.runtime = runtime or open_runtime(settings)
         workers = [_Periodic("casewise-sync", settings.sync_interval_seconds, app.state.runtime.index.sync),
                    _Periodic("casewise-sla", settings.sla_check_interval_seconds,

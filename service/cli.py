@@ -271,6 +271,28 @@ def sla_check(as_json: Annotated[bool, typer.Option("--json", help="Print one JS
             out.print(f"  {label}: {number}")
 
 
+@app.command("backup")
+def backup_command(file: Annotated[Path, typer.Argument(help="Where to write the backup (an SQLite file).")]) -> None:
+    """Copy the database consistently, also while the server is running (the index is rebuilt from it)."""
+    from service.backup import backup
+
+    with user_errors():
+        report = backup(Settings(), file)
+    out.print(f"backed up {report['tickets']} tickets, {report['articles']} articles, "
+              f"{report['audit_events']} audit events to {report['file']} ({report['bytes']} bytes, integrity ok)")
+
+
+@app.command("restore")
+def restore_command(file: Annotated[Path, typer.Argument(help="A file written by `casewise backup`.")]) -> None:
+    """Replace the database with a backup (stop the server first); the old one is kept beside it."""
+    from service.backup import restore
+
+    with user_errors():
+        report = restore(Settings(), file)
+    out.print(f"restored {report['tickets']} tickets, {report['articles']} articles; previous database kept as "
+              f"{report['previous_database_kept_as']}; the index is rebuilt when the server starts")
+
+
 @app.command()
 def demo() -> None:
     """Load the bilingual demo history and knowledge base, then build the index."""
@@ -318,6 +340,9 @@ def serve(
 app.command("create-user")(cli_users.create_user)
 app.command("create-token")(cli_users.create_token)
 app.command("revoke-token")(cli_users.revoke_token)
+
+from service.cli_report import report  # noqa: E402
+app.command("report")(report)
 
 
 def main() -> None:
