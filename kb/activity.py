@@ -10,7 +10,7 @@ import sqlite_utils
 
 from kb import sla
 from kb.desk import iso
-from kb.errors import Conflict, InvalidInput, NotFound
+from kb.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kb.ticket_access import visible_ticket
 from kb.ticket_changes import change_ticket
 from kb.visibility import Viewer
@@ -25,8 +25,8 @@ def add_comment(db: sqlite_utils.Database, ticket_id: int, body: str, visibility
     ticket = visible_ticket(db, ticket_id, actor)
     if visibility not in VISIBILITIES:
         raise InvalidInput(f"visibility {visibility!r} is not one of: public, internal")
-    if visibility == "internal" and not actor.is_staff:
-        raise InvalidInput("only support staff can write internal comments; use visibility 'public'")
+    if visibility == "internal" and not actor.can("comments.internal"):
+        raise Forbidden("only support staff can write internal comments; use visibility 'public'")
     if not body.strip():
         raise InvalidInput("the comment is empty; write something")
     comment = {"ticket_id": ticket_id, "author": actor.name, "visibility": visibility, "body": body.strip(),
@@ -151,8 +151,8 @@ def followups_for(db: sqlite_utils.Database, ticket_id: int, viewer: Viewer) -> 
 
 def _staff_ticket(db: sqlite_utils.Database, ticket_id: int, actor: Viewer, what: str) -> dict[str, Any]:
     ticket = visible_ticket(db, ticket_id, actor)
-    if not actor.is_staff:
-        raise NotFound(f"ticket {ticket_id} has nothing here you may {what}")
+    if not actor.can("tickets.work"):
+        raise Forbidden(f"only support staff may {what}")
     return ticket
 
 

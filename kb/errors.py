@@ -26,3 +26,7 @@ class InvalidInput(CasewiseError):
 
 class Conflict(CasewiseError):
     """The change is not allowed in the current state."""
+
+
+class Forbidden(CasewiseError):
+    """The actor may see the thing but not do this to it."""

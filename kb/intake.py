@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from kb.desk import DeskRules, iso
-from kb.errors import InvalidInput
+from kb.errors import Forbidden, InvalidInput
 from kb.sla import due_values, policy_for
 from kb.teams import get_team, team_for
 from kb.ticket_access import visible_ticket
@@ -90,8 +90,8 @@ def edit_ticket(db: sqlite_utils.Database, ticket_id: int, values: dict[str, Any
                 rules: DeskRules, now: datetime) -> dict[str, Any]:
     """Change descriptive fields; state, owner, SLA and audit fields have their own operations."""
     ticket = visible_ticket(db, ticket_id, actor)
-    if not actor.is_staff:
-        raise InvalidInput("requesters cannot edit a ticket; add a comment with what changed")
+    if not actor.can("tickets.work"):
+        raise Forbidden("only support staff can edit a ticket; add a comment with what changed")
     refused = sorted(set(values) - set(EDITABLE_FIELDS))
     if refused:
         raise InvalidInput(f"field(s) {', '.join(refused)} cannot be changed here: state changes go through "

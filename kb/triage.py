@@ -16,7 +16,7 @@ import sqlite_utils
 
 from kb import sla
 from kb.desk import DeskRules, iso
-from kb.errors import Conflict, InvalidInput
+from kb.errors import Conflict, Forbidden, InvalidInput
 from kb.intake import check_choices, matrix_priority
 from kb.teams import get_team
 from kb.ticket_access import visible_ticket
@@ -62,6 +62,8 @@ def decide(db: sqlite_utils.Database, ticket_id: int, chosen: dict[str, Any], ac
            now: datetime) -> dict[str, Any]:
     """Apply the agent's triage (the proposal, or their own values) and move the ticket to triaged."""
     ticket = visible_ticket(db, ticket_id, actor)
+    if not actor.can("tickets.work"):
+        raise Forbidden("triage is done by support staff")
     if ticket["status"] != "new":
         raise Conflict(f"ticket {ticket['number']} is {ticket['status']}; triage is for new tickets")
     stored = get_proposal(db, ticket_id)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from kb.errors import Conflict, InvalidInput, NotFound
+from kb.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kb.sla_watch import check_sla
 from service.backup import server_lock
 from service.limits import BodySizeLimit
@@ -96,6 +96,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def invalid(request: Request, error: InvalidInput) -> Response:
         return _error(request, 422, str(error))
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, error: Forbidden) -> Response:
+        return _error(request, 403, str(error))
 
     @app.exception_handler(Conflict)
     async def conflict(request: Request, error: Conflict) -> Response:
