@@ -250,3 +250,45 @@ def test_time_from_last_keystroke_to_painted_suggestions(served, browser, capsys
               "(includes the 200 ms debounce)")
     assert len(painted) == len(queries)
     page.context.close()
+
+
+XSS_ARTICLE = """---
+title: 打印机 XSS 测试 <script>window.__xss = 'title'</script>
+status: published
+audience: public
+---
+# 打印机 XSS 测试
+
+<script>window.__xss = 'script'</script>
+<img src="x" onerror="window.__xss = 'img'">
+[点这里 click](javascript:window.__xss='link')
+<a href="#" onclick="window.__xss='onclick'">onclick</a>
+"""
+
+
+def test_scripts_links_and_event_attributes_render_inert(served, browser, tmp_path) -> None:
+    url, runtime = served
+    folder = tmp_path / "xss"
+    folder.mkdir()
+    (folder / "printer-xss-test.md").write_text(XSS_ARTICLE, encoding="utf-8")
+    import_article_folder(runtime.database, folder, "test")
+    page = signed_in(browser, url, "sun.li")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto("/articles/printer-xss-test")
+    for link in page.locator("article a").all():
+        link.click(no_wait_after=True)
+    created = page.request.post(f"{url}/api/v1/tickets", data=json.dumps({
+        "title": "<img src=x onerror=\"window.__xss='ticket'\">", "description": "<script>window.__xss='d'</script>"}),
+        headers={"content-type": "application/json", "x-csrf-token": _csrf(page)}).json()
+    page.request.post(f"{url}/api/v1/tickets/{created['id']}/comments", data=json.dumps(
+        {"body": "<script>window.__xss='comment'</script><a href=\"javascript:window.__xss='c'\">x</a>"}),
+        headers={"content-type": "application/json", "x-csrf-token": _csrf(page)})
+    page.goto(f"/tickets/{created['id']}")
+    page.wait_for_timeout(500)
+    assert "<script>" in page.locator("#comments").inner_text()  # shown as text
+    page.goto("/tickets/new")
+    type_problem(page, "打印机 XSS 测试")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__xss") is None and not dialogs
+    page.context.close()
