@@ -12,17 +12,18 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from kb.calendar import BusinessCalendar
 from kb.errors import InvalidInput
-from kb.metrics import compute_all, csv_text
+from kb.metrics import compute_all, csv_text, ticket_volume
 from kb.metrics_backlog import fault_statistics
 from kb.metrics_data import MetricFilter
-from kb.metrics_people import satisfaction
-from kb.metrics import ticket_volume
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
 
 FORMATS = ("html", "md", "csv")
 TREND_WEEKS = 8
@@ -96,7 +97,8 @@ def build_weekly_report(db: sqlite_utils.Database, calendar: BusinessCalendar, w
     )
 
 
-def _weekly_volume(db: sqlite_utils.Database, flt: MetricFilter, calendar: BusinessCalendar) -> list[tuple[str, int, int]]:
+def _weekly_volume(db: sqlite_utils.Database, flt: MetricFilter,
+                   calendar: BusinessCalendar) -> list[tuple[str, int, int]]:
     """Tickets received and resolved per week of a longer range."""
     rows = []
     day = flt.start.date()
@@ -120,7 +122,7 @@ def render(report: WeeklyReport, fmt: str) -> str:
     return render_html(report) if fmt == "html" else render_markdown(report)
 
 
-def write_scheduled_report(runtime: Any, folder: Path, now: datetime) -> list[Path]:
+def write_scheduled_report(runtime: Runtime, folder: Path, now: datetime) -> list[Path]:
     """Write last week's report (html, md, csv) into `folder` unless it is already there; returns new files."""
     calendar = runtime.rules.calendar
     week = last_complete_week(now, calendar)

@@ -63,8 +63,8 @@ def render_html(report: WeeklyReport) -> str:
     generated = report.generated_at.astimezone(ZoneInfo(report.timezone))
     tables = all_tables(report)
     title = f"每周统计分析 Weekly support report — {report.week}"
-    meta = (f"{report.first_day} – {report.last_day} ({escape(report.timezone)}); generated {generated:%Y-%m-%d %H:%M}"
-            " by Casewise from its audit trail. Business time counts only working hours of the SLA calendar; "
+    meta = (f"{report.first_day} – {report.last_day} ({escape(report.timezone)}); "
+            f"generated {generated:%Y-%m-%d %H:%M} by Casewise from its audit trail. Business time counts only working hours of the SLA calendar; "
             "clock time counts every minute; p90 is the value 90% of tickets stay within.")
     body = [f"<h1>{escape(title)}</h1>", f"<p class='meta'>{meta}</p>", table(tables[0]),
             "<h2>图表 Charts</h2>", "<div class='charts'>" + "\n".join(charts(report)) + "</div>",

@@ -39,9 +39,10 @@ def arrivals(report: WeeklyReport) -> str:
 def render_markdown(report: WeeklyReport) -> str:
     """The whole report."""
     tables = all_tables(report)
+    generated = report.generated_at.astimezone(ZoneInfo(report.timezone))
     head = [f"# 每周统计分析 Weekly support report — {report.week}", "",
             f"{report.first_day} – {report.last_day} ({report.timezone}); generated "
-            f"{report.generated_at.astimezone(ZoneInfo(report.timezone)):%Y-%m-%d %H:%M} by Casewise from its audit trail.",
+            f"{generated:%Y-%m-%d %H:%M} by Casewise from its audit trail.",
             "Business time counts only working hours of the SLA calendar; clock time counts every minute.",
             "p90: the value 90% of tickets stay within."]
     parts = ["\n".join(head), table(tables[0]), arrivals(report), *(table(t) for t in tables[1:])]
