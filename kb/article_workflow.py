@@ -22,12 +22,14 @@ from kb.articles import AUDIENCES, LANGUAGES, MAX_BODY_CHARS, SLUG_PATTERN, get_
 from kb.audit import events_for, record_event
 from kb.desk import iso
 from kb.errors import Conflict, InvalidInput, NotFound
+from kb.permissions import PERMISSIONS
 from kb.visibility import Viewer
 
-WRITER_ROLES = ("agent", "senior_agent", "rnd", "kb_author", "kb_reviewer", "manager", "admin")
-EDITOR_ROLES = ("senior_agent", "kb_author", "kb_reviewer", "manager", "admin")
-REVIEWER_ROLES = ("kb_reviewer", "manager", "admin")
-# Roles that see and edit every draft; other staff see the drafts they own.
+# The seeded moves follow the seeded permissions: writers may draft and submit, reviewers approve.
+WRITER_ROLES = PERMISSIONS["articles.write"]
+REVIEWER_ROLES = PERMISSIONS["articles.review"]
+EDITOR_ROLES = tuple(r for r in WRITER_ROLES if r != "agent")  # may take a published article back to draft
+# Roles that see every draft (besides reviewers); other writers see the drafts they own.
 CURATOR_ROLES = ("kb_author", "kb_reviewer", "manager", "admin")
 # A published article without a review-by date gets one this many days after publishing.
 REVIEW_INTERVAL_DAYS = 180
@@ -77,12 +79,18 @@ class MoveRequest:
 
 
 def can_see(article: dict[str, Any], viewer: Viewer) -> bool:
-    """Published: public ones for all, internal for staff. Archived: staff. Drafts: owner and curators."""
+    """Published: public ones for all, internal for staff. Archived: staff. Drafts: their owner,
+    authors and reviewers."""
     if article["status"] == "published":
-        return article["audience"] == "public" or viewer.is_staff
+        return article["audience"] == "public" or viewer.can("articles.read.internal")
     if article["status"] == "archived":
-        return viewer.is_staff
-    return viewer.role in CURATOR_ROLES or (viewer.is_staff and article.get("owner") == viewer.name)
+        return viewer.can("articles.read.internal")
+    return sees_all_drafts(viewer) or (viewer.can("articles.write") and article.get("owner") == viewer.name)
+
+
+def sees_all_drafts(viewer: Viewer) -> bool:
+    """KB authors, reviewers, managers and admins see every draft and article in review."""
+    return viewer.role in CURATOR_ROLES or viewer.can("articles.review")
 
 
 def visible_article(db: sqlite_utils.Database, article_id: int, viewer: Viewer) -> dict[str, Any]:
@@ -98,7 +106,7 @@ def visible_article(db: sqlite_utils.Database, article_id: int, viewer: Viewer) 
 
 def staff_article(db: sqlite_utils.Database, article_id: int, viewer: Viewer) -> dict[str, Any]:
     """Like `visible_article`, for staff-only views (versions, history, effectiveness)."""
-    if not viewer.is_staff:
+    if not viewer.can("articles.read.internal"):
         raise NotFound(f"article {article_id} does not exist")
     return visible_article(db, article_id, viewer)
 
@@ -122,11 +130,13 @@ def decode(row: dict[str, Any]) -> dict[str, Any]:
 
 def visibility_clause(viewer: Viewer) -> tuple[str, list[Any]]:
     """SQL condition and parameters limiting an article query to what the viewer may see."""
-    if viewer.role in CURATOR_ROLES:
+    if sees_all_drafts(viewer):
         return "1 = 1", []
-    if viewer.is_staff:
-        return "(status IN ('published', 'archived') OR owner = ?)", [viewer.name]
-    return "(status = 'published' AND audience = 'public')", []
+    shown = "(status IN ('published', 'archived'))" if viewer.can("articles.read.internal") else \
+        "(status = 'published' AND audience = 'public')"
+    if viewer.can("articles.write"):
+        return f"({shown} OR owner = ?)", [viewer.name]
+    return shown, []
 
 
 # ---------------------------------------------------------------- moves
@@ -205,7 +215,7 @@ def version_authors(db: sqlite_utils.Database, article: dict[str, Any]) -> set[s
 def create_article(db: sqlite_utils.Database, fields: dict[str, Any], actor: Viewer, now: datetime,
                    action: str = "created", data: dict[str, Any] | None = None) -> dict[str, Any]:
     """A new draft (version 1) owned by the actor unless an owner is given."""
-    if actor.role not in WRITER_ROLES:
+    if not actor.can("articles.write"):
         raise Conflict(f"role {actor.role} cannot write articles")
     values = _checked({"tags": [], "audience": "public", **fields})
     for required in ("title", "body"):
@@ -229,7 +239,7 @@ def update_draft(db: sqlite_utils.Database, article_id: int, fields: dict[str, A
                  now: datetime) -> dict[str, Any]:
     """Change a draft's fields; the current (unpublished) version is rewritten in place."""
     article = visible_article(db, article_id, actor)
-    if actor.role not in WRITER_ROLES:
+    if not actor.can("articles.write"):
         raise Conflict(f"role {actor.role} cannot edit articles")
     if article["status"] != "draft":
         moves = ", ".join(m.to_status for m in allowed_moves(db, article["status"], actor.role)) or "none"
@@ -372,7 +382,7 @@ def restore_version(db: sqlite_utils.Database, article_id: int, version: int, ac
         raise Conflict(f"article {article['slug']} is in review; return or withdraw it to draft first")
     if article["status"] != "draft":
         _find_move(db, article, "draft", actor)
-    if actor.role not in WRITER_ROLES:
+    if not actor.can("articles.write"):
         raise Conflict(f"role {actor.role} cannot write articles")
     meta = old["front_matter"]
     values = {"title": old["title"], "body": old["body"], "status": "draft", "reviewer": None,
@@ -395,7 +405,8 @@ def _change(db: sqlite_utils.Database, article: dict[str, Any], values: dict[str
         changed["updated_at"] = [article["updated_at"], iso(now)]
         db.table("articles").update(article["id"], _encode({k: new for k, (_, new) in changed.items()}))
     if "body" in changed:
-        changed["body"] = ["(previous text)", f"(version {values.get('current_version', article['current_version'])})"]
+        version = values.get("current_version", article["current_version"])
+        changed["body"] = ["(previous text)", f"(version {version})"]
     record_event(db, "article", article["id"], action, actor.name, changed, at=iso(now),
                  data={**data, "role": actor.role})
     outbox.enqueue(db, "article", article["id"])
@@ -414,7 +425,8 @@ def _insert_version(db: sqlite_utils.Database, article: dict[str, Any], version:
 
 def front_matter(article: dict[str, Any]) -> dict[str, Any]:
     """An article's fields as they appear in front matter (owner and review_by only when set)."""
-    fields = {k: article.get(k) for k in ("title", "product", "category", "tags", "language", "status", "audience")}
+    keys = ("title", "product", "category", "tags", "language", "status", "audience")
+    fields = {k: article.get(k) for k in keys}
     return {**fields, **{k: article[k] for k in ("owner", "review_by") if article.get(k) is not None}}
 
 
@@ -438,7 +450,7 @@ class ArticleFilter:
 def article_for(db: sqlite_utils.Database, article_id: int, viewer: Viewer) -> dict[str, Any]:
     """One article as the viewer may see it; staff also get allowed moves and review comments."""
     article = visible_article(db, article_id, viewer)
-    if not viewer.is_staff:
+    if not viewer.can("articles.read.internal"):
         return {k: v for k, v in article.items() if k not in STAFF_ONLY_FIELDS}
     moves = [m.to_status for m in allowed_moves(db, article["status"], viewer.role)]
     comments = [{"at": e["at"], "actor": e["actor"], "from": e["data"].get("from"), "to": e["data"].get("to"),
@@ -477,7 +489,7 @@ def list_articles(db: sqlite_utils.Database, viewer: Viewer, filters: ArticleFil
     total = db.execute(f"SELECT COUNT(*) FROM articles WHERE {where}", params).fetchone()[0]
     rows = db.execute(f"SELECT * FROM articles WHERE {where} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
                       [*params, page_size, (page - 1) * page_size]).fetchall()
-    hidden = () if viewer.is_staff else STAFF_ONLY_FIELDS
+    hidden = () if viewer.can("articles.read.internal") else STAFF_ONLY_FIELDS
     items = [{k: v for k, v in decode(dict(r)).items() if k != "body" and k not in hidden} for r in rows]
     return items, total
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,10 @@ from kb.errors import InvalidInput, NotFound
 STATUSES = ("draft", "in_review", "published", "archived")
 AUDIENCES = ("public", "internal")
 LANGUAGES = ("zh", "en", "mixed")
-FRONT_MATTER_FIELDS = {"title", "product", "category", "tags", "language", "status", "audience"}
+FRONT_MATTER_FIELDS = {"title", "product", "category", "tags", "language", "status", "audience", "owner",
+                       "review_by"}
+# Set only when given: an imported file without them leaves the stored values alone.
+OPTIONAL_FIELDS = ("owner", "review_by")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,120}$")
 MAX_BODY_CHARS = 200_000
 # Articles in these states are chunked into the index; who may see them is decided at query time.
@@ -40,14 +44,17 @@ class ArticleDraft:
     language: str | None = None
     status: str = "published"
     audience: str = "public"
+    owner: str | None = None
+    review_by: str | None = None  # YYYY-MM-DD
 
     def front_matter(self) -> dict[str, Any]:
-        """The fields as they appear in front matter."""
-        return {
+        """The fields as they appear in front matter (owner and review_by only when set)."""
+        fields = {
             "title": self.title, "product": self.product, "category": self.category,
             "tags": self.tags, "language": self.language, "status": self.status,
             "audience": self.audience,
         }
+        return {**fields, **{k: getattr(self, k) for k in OPTIONAL_FIELDS if getattr(self, k) is not None}}
 
 
 def split_front_matter(text: str, name: str) -> tuple[dict[str, Any], str, int]:
@@ -87,6 +94,7 @@ def parse_article(text: str, slug: str, name: str) -> ArticleDraft:
         product=_optional_text(meta.get("product")), category=_optional_text(meta.get("category")),
         tags=[str(t) for t in meta.get("tags") or []], language=meta.get("language"),
         status=meta.get("status") or "published", audience=meta.get("audience") or "public",
+        owner=_optional_text(meta.get("owner")), review_by=review_date(meta.get("review_by")),
     )
 
 
@@ -104,7 +112,20 @@ def _front_matter_problems(meta: Mapping[str, Any], name: str) -> list[str]:
     tags = meta.get("tags")
     if tags is not None and not isinstance(tags, list):
         problems.append(f"{name}: tags must be a list, e.g. [vpn, 掉线]")
+    try:
+        review_date(meta.get("review_by"))
+    except ValueError:
+        problems.append(f"{name}: review_by is {meta.get('review_by')!r}; write a date as YYYY-MM-DD")
     return problems
+
+
+def review_date(value: Any) -> str | None:
+    """A review-by date as YYYY-MM-DD (YAML may hand over a date); ValueError when it is not one."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value.isoformat()[:10]
+    return date.fromisoformat(str(value)).isoformat()
 
 
 def _optional_text(value: Any) -> str | None:
@@ -183,11 +204,12 @@ def save_article(db: sqlite_utils.Database, draft: ArticleDraft, actor: str) -> 
 
 
 def _article_fields(draft: ArticleDraft) -> dict[str, Any]:
-    return {
+    fields = {
         "title": draft.title, "product": draft.product, "category": draft.category,
         "tags": json.dumps(draft.tags, ensure_ascii=False), "language": draft.language,
         "status": draft.status, "audience": draft.audience, "body": draft.body,
     }
+    return {**fields, **{k: getattr(draft, k) for k in OPTIONAL_FIELDS if getattr(draft, k) is not None}}
 
 
 def _insert_version(
