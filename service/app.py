@@ -20,7 +20,7 @@ from kb.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kb.sla_watch import check_sla
 from service.backup import server_lock
 from service.limits import BodySizeLimit
-from service.routes import account_pages, api, app_pages, articles, desk, knowledge, tickets, users
+from service.routes import account_pages, api, app_pages, articles, desk, knowledge, metrics, tickets, users
 from service.web import render, to_sign_in, wants_html
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(users.router)
     app.include_router(articles.router)
     app.include_router(knowledge.router)
+    app.include_router(metrics.router)
     app.include_router(account_pages.router)
     app.include_router(app_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -14,15 +14,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from kb.importing import (
-    DEMO_PASSWORD,
-    create_demo_users,
-    demo_article_folder,
-    demo_ticket_files,
-    import_article_folder,
-    import_ticket_file,
-    load_demo_desk,
-)
+from kb.demo_history import play_demo_history
+from kb.importing import DEMO_PASSWORD, create_demo_users, import_article_folder, import_ticket_file
 from kb.sla_watch import check_sla
 from kb.visibility import DEFAULT_VIEWER
 from service import cli_users
@@ -295,19 +288,22 @@ def restore_command(file: Annotated[Path, typer.Argument(help="A file written by
 
 @app.command()
 def demo() -> None:
-    """Load the bilingual demo history and knowledge base, then build the index."""
+    """Load the demo desk, accounts, knowledge base and 12+ weeks of ticket history, then build the index.
+
+    The history is played through the real lifecycle (triage, assignment, waits, escalations,
+    visits, SLA checks, surveys) and shifted so that it ends last week.
+    """
     settings = Settings()
     with user_errors():
         database = open_database(settings)
         try:
-            load_demo_desk(database)
+            report = play_demo_history(database, desk_rules(settings), until=datetime.now(UTC))
             demo_users = create_demo_users(database, datetime.now(UTC))
-            counts = import_article_folder(database, demo_article_folder(), ACTOR)
-            created = sum(import_ticket_file(database, path, ACTOR, settings.ticket_prefix).created
-                          for path in demo_ticket_files())
         finally:
             database.close()
-        out.print(f"demo data: {created} tickets imported, {counts['created']} articles created")
+        out.print(report.note if not report.played else
+                  f"demo history: {report.tickets} tickets ({report.open_tickets} still open), "
+                  f"{report.events} audit events, played in {report.seconds} s")
         _print_demo_users(demo_users)
         runtime = _open_with_progress(settings)
     _print_index_summary(runtime)

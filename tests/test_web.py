@@ -292,3 +292,53 @@ def test_scripts_links_and_event_attributes_render_inert(served, browser, tmp_pa
     page.wait_for_timeout(300)
     assert page.evaluate("window.__xss") is None and not dialogs
     page.context.close()
+
+
+def test_dashboard_charts_for_managers_only(served, browser) -> None:
+    url, _ = served
+    for locale, name in (("zh-CN", "dashboard-zh.png"), ("en-US", "dashboard-en.png")):
+        page = signed_in(browser, url, "sun.li", locale=locale)
+        page.goto("/dashboard")
+        page.wait_for_function("document.getElementById('dash-status').textContent === ''", timeout=30_000)
+        assert page.locator("#kpis .kpi").count() >= 8
+        assert page.locator("#chart-weekday svg rect").count() == 7
+        shot(page, name)
+        page.context.close()
+    page = signed_in(browser, url, "gu.ling")
+    assert page.goto("/dashboard").status == 404
+    page.context.close()
+
+
+def test_review_then_publish_and_the_article_is_suggested(served, browser) -> None:
+    url, _ = served
+    author = signed_in(browser, url, "xu.jing")
+    author.goto("/kb/new")
+    author.fill("#a-title", "条码打印机 ZT-410 打印偏移 E-3310")
+    author.fill("#a-body", "# 条码打印机 ZT-410 打印偏移\n\n## 症状\n标签打印位置偏移，面板报 **E-3310**。\n\n"
+                           "## 解决步骤\n1. 长按暂停键做介质校准。\n2. 在驱动里把标签高度改为 40 mm。\n")
+    author.wait_for_function("document.getElementById('preview').innerHTML.includes('<strong>E-3310</strong>')")
+    author.select_option("#a-audience", "public")
+    shot(author, "editor.png")
+    author.click("#save-article")
+    author.wait_for_url(re.compile(r"/kb/\d+/edit$"))
+    author.click("#move-in_review")
+    author.wait_for_function("(document.getElementById('article-status') || {}).innerText === 'in_review'")
+    edit_path = author.url.split(url)[1]
+    author.context.close()
+
+    reviewer = signed_in(browser, url, "he.ping")
+    reviewer.goto(edit_path)
+    reviewer.click("#move-published")
+    reviewer.wait_for_function("(document.getElementById('article-status') || {}).innerText === 'published'")
+    reviewer.context.close()
+
+    customer = signed_in(browser, url, "gu.ling")
+    customer.goto("/tickets/new")
+    for _ in range(40):
+        type_problem(customer, "ZT-410 标签打印偏移 E-3310")
+        titles = customer.locator("#suggestion-list li[role=option] a").all_inner_texts()
+        if any("ZT-410" in t for t in titles):
+            break
+        customer.wait_for_timeout(250)
+    assert any("ZT-410" in t for t in titles), titles
+    customer.context.close()

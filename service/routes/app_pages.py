@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,11 +16,12 @@ from kb import article_workflow as workflow
 from kb.articles import get_article_by_slug
 from kb.errors import NotFound
 from kb.lifecycle import allowed_moves
-from kb.lifecycle_defaults import WAITING_REASONS
+from kb.lifecycle_defaults import STATES, WAITING_REASONS
 from kb.teams import list_teams
 from kb.ticket_queries import TicketFilter, list_tickets, ticket_for, timeline_for
 from kb.visibility import Viewer
 from service.deps import OptionalViewerDep, RuntimeDep
+from service.i18n import label, language_of
 from service.web import render, to_sign_in
 
 router = APIRouter(include_in_schema=False)
@@ -145,3 +148,23 @@ def edit_article_page(request: Request, runtime: RuntimeDep, viewer: OptionalVie
         raise NotFound("the editor is for knowledge-base authors")
     article = runtime.database.read(lambda db: workflow.article_for(db, article_id, viewer))
     return render(request, "editor.html", viewer, article=article, moves=article.get("allowed_moves", []))
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep) -> Response:
+    """Charts of the support metrics (the same API as the CSV export and the weekly report)."""
+    if viewer is None:
+        return to_sign_in(request)
+    if not viewer.can("metrics.read"):
+        raise NotFound("the dashboard is for managers")
+    teams = runtime.database.read(list_teams)
+    today = datetime.now(ZoneInfo(runtime.rules.calendar.timezone)).date()
+    return render(request, "dashboard.html", viewer, teams=teams, products=PRODUCTS,
+                  start=(today - timedelta(weeks=12)).isoformat(), end=today.isoformat(),
+                  status_labels={**{k: label(k, language_of(request)) for k in STATES}, **_reason_labels(request)})
+
+
+def _reason_labels(request: Request) -> dict[str, str]:
+    """The manuals' delay reasons A–D in the page language."""
+    zh = language_of(request) == "zh"
+    return {key: text.split(" / ")[0 if zh else 1] for key, text in WAITING_REASONS.items()}
