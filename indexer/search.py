@@ -13,7 +13,8 @@ from indexer.analysis import CODE, highlight_terms, index_terms, latin_share, no
 from indexer.fusion import ranked, zscore_fusion
 from indexer.highlight import make_snippet
 from indexer.index import SearchIndex
-from kb.articles import visible_articles_by_id
+from kb.article_workflow import searchable_articles_by_id
+from kb.effectiveness import boosts_for
 from kb.tickets import indexable_tickets_by_id
 from kb.visibility import Viewer
 
@@ -127,8 +128,10 @@ def _search_kind(
     candidates = max(MIN_CANDIDATES, 5 * k)
     fused, similarity = fused_chunk_ranking(index, query, kind, candidates, weights)
     best = _best_chunk_per_entity(index.chunk_entity[kind], fused)
-    chosen: list[tuple[int, float, dict]] = []
     page = 3 * k
+    if kind == "article":
+        best = _with_solved_boost(index, best, page)
+    chosen: list[tuple[int, float, dict]] = []
     for start in range(0, len(best), page):
         batch = best[start:start + page]
         entities = _visible_entities(index, kind, [entity_id for _, entity_id, _ in batch], viewer)
@@ -138,6 +141,15 @@ def _search_kind(
     chunks = _chunk_rows(index, [chunk_id for chunk_id, _, _ in chosen[:k]])
     return [_hit(kind, chunks[chunk_id], entity, score, similarity.get(chunk_id), query)
             for chunk_id, score, entity in chosen[:k]]
+
+
+def _with_solved_boost(index: SearchIndex, best: list[tuple[int, int, float]],
+                       top: int) -> list[tuple[int, int, float]]:
+    """Add each leading article's bounded 'solved it' boost (kb.effectiveness.solved_boost) and re-sort them."""
+    head = best[:top]
+    boosts = index.database.read(lambda db: boosts_for(db, [entity for _, entity, _ in head]))
+    boosted = sorted(((c, e, s + boosts.get(e, 0.0)) for c, e, s in head), key=lambda hit: -hit[2])
+    return boosted + best[top:]
 
 
 def _best_chunk_per_entity(
@@ -167,7 +179,7 @@ def _chunk_rows(index: SearchIndex, chunk_ids: list[int]) -> dict[int, dict[str,
 def _visible_entities(index: SearchIndex, kind: str, ids: list[int], viewer: Viewer) -> Mapping[int, dict]:
     if kind == "ticket":
         return index.database.read(lambda db: indexable_tickets_by_id(db, ids))
-    return index.database.read(lambda db: visible_articles_by_id(db, ids, include_internal=viewer.is_staff))
+    return index.database.read(lambda db: searchable_articles_by_id(db, ids, viewer))
 
 
 def _hit(kind: str, chunk: dict, entity: dict, score: float, similarity: float | None, query: Query) -> Hit:

@@ -237,23 +237,6 @@ def get_article_by_slug(db: sqlite_utils.Database, slug: str) -> dict[str, Any]:
     return _decode(dict(row))
 
 
-def visible_articles_by_id(
-    db: sqlite_utils.Database, article_ids: Iterable[int], include_internal: bool
-) -> dict[int, dict[str, Any]]:
-    """The given articles that are published (and public unless `include_internal`)."""
-    ids = list(dict.fromkeys(article_ids))
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    audiences = AUDIENCES if include_internal else ("public",)
-    rows = db.execute(
-        f"SELECT * FROM articles WHERE id IN ({marks}) AND status = 'published'"
-        f" AND audience IN ({','.join('?' * len(audiences))})",
-        [*ids, *audiences],
-    ).fetchall()
-    return {row["id"]: _decode(dict(row)) for row in rows}
-
-
 def is_indexed(article: Mapping[str, Any]) -> bool:
     """Whether an article's sections belong in the index."""
     return article["status"] in INDEXED_STATUSES

@@ -264,6 +264,24 @@ def sla_check(as_json: Annotated[bool, typer.Option("--json", help="Print one JS
             out.print(f"  {label}: {number}")
 
 
+@app.command("export-articles")
+def export_articles(
+    folder: Annotated[Path, typer.Argument(help="Folder to write <slug>.md files into (created if missing).")],
+    status: Annotated[list[str] | None, typer.Option(help="Only these states (repeatable; default: all).")] = None,
+) -> None:
+    """Write articles as markdown with front matter; `casewise import-articles` reads them back."""
+    from kb.article_io import export_article_folder
+
+    settings = Settings()
+    with user_errors():
+        database = open_database(settings)
+        try:
+            written = export_article_folder(database, folder, *([status] if status else []))
+        finally:
+            database.close()
+    out.print(f"exported {len(written)} articles to {folder}")
+
+
 @app.command("backup")
 def backup_command(file: Annotated[Path, typer.Argument(help="Where to write the backup (an SQLite file).")]) -> None:
     """Copy the database consistently, also while the server is running (the index is rebuilt from it)."""

@@ -240,8 +240,9 @@ def test_time_from_last_keystroke_to_painted_suggestions(served, browser, capsys
                "printer offline after update", "邮箱满了"]
     page = signed_in(browser, url, "li.wei")
     page.goto("/tickets/new")
-    for query in queries:
+    for n, query in enumerate(queries, start=1):
         type_problem(page, query)
+        page.wait_for_function("(n) => window.__suggestTimings.length >= n", arg=n)
     timings = page.evaluate("window.__suggestTimings")
     painted = sorted(timings[-len(queries):])
     p50, p95 = statistics.median(painted), painted[int(0.95 * len(painted)) - 1]

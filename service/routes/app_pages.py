@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from indexer.search import suggest
 from kb import activity, triage
 from kb import article_workflow as workflow
 from kb.articles import get_article_by_slug
+from kb.effectiveness import record_signal
 from kb.errors import NotFound
 from kb.lifecycle import allowed_moves
 from kb.lifecycle_defaults import STATES, WAITING_REASONS
@@ -108,6 +109,8 @@ def article_page(slug: Annotated[str, Path(max_length=200)], request: Request, r
     visible = article["status"] == "published" and (viewer.is_staff or article["audience"] == "public")
     if not visible:
         raise NotFound(f"article '{slug}' does not exist")
+    if signed_in is not None:
+        runtime.database.write(lambda db: record_signal(db, article["id"], "opened", signed_in, datetime.now(UTC)))
     return render(request, "article.html", signed_in, article=article, body_html=render_html(article["body"]))
 
 

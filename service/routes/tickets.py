@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 
 from indexer.triage import triage_proposal
 from kb import activity, intake, triage
+from kb.effectiveness import record_suggested
 from kb.lifecycle import TransitionRequest, transition
 from kb.ticket_queries import TicketFilter, list_tickets, ticket_for, timeline_for
 from service.deps import RuntimeDep, ViewerDep
@@ -58,9 +59,12 @@ async def create_ticket(body: TicketCreate, runtime: RuntimeDep, viewer: ViewerD
     proposal = await loop.run_in_executor(runtime.search_pool, triage_proposal, runtime.index, text)
     fields, now = _fields(body), _now()
 
+    shown = [s["id"] for s in body.shown_suggestions or [] if s.get("kind") == "article" and isinstance(s.get("id"), int)]
+
     def write(db: Any) -> Ticket:
         ticket = intake.register_ticket(db, fields, viewer, runtime.rules, now)
         triage.store_proposal(db, ticket["id"], proposal, now)
+        record_suggested(db, shown, viewer, now, ticket["id"])
         return ticket
 
     ticket = await loop.run_in_executor(None, runtime.database.write, write)
