@@ -99,7 +99,8 @@ def suggest(
     `language_aware=False` gives the English model full weight whatever the language.
     """
     query = analyse_query(index, text, weights, language_aware)
-    cases = _search_kind(index, query, "ticket", k, viewer, weights) if viewer.is_staff else []
+    sees_cases = viewer.can("tickets.read.resolved") or viewer.can("tickets.read.all")
+    cases = _search_kind(index, query, "ticket", k, viewer, weights) if sees_cases else []
     articles = _search_kind(index, query, "article", k, viewer, weights)
     return Suggestions(cases=cases, articles=articles)
 

@@ -167,3 +167,42 @@ def link_solving_article(db: sqlite_utils.Database, ticket_id: int, article_id: 
                                         "created_at": iso(now)}, replace=True)
     change_ticket(db, ticket, {}, "article_linked", actor, iso(now), {"article_id": article_id})
     return signal
+
+
+MAX_ATTACHMENT_NAME = 200
+
+
+def add_attachment(db: sqlite_utils.Database, ticket_id: int, name: str, content_type: str, size: int, sha256: str,
+                   stored_as: str, actor: Viewer, now: datetime) -> dict[str, Any]:
+    """Record a file already written to disk (metadata only here); the audit event names it."""
+    ticket = visible_ticket(db, ticket_id, actor)
+    clean = (name or "").replace("/", "_").replace("\\", "_").strip()[:MAX_ATTACHMENT_NAME] or "attachment"
+    row = {"ticket_id": ticket_id, "name": clean, "size": size, "content_type": content_type or
+           "application/octet-stream", "sha256": sha256, "stored_as": stored_as, "created_by": actor.name,
+           "created_at": iso(now)}
+    table = db.table("attachments")
+    table.insert(row)
+    row["id"] = table.last_pk
+    change_ticket(db, ticket, {}, "attachment_added", actor, iso(now),
+                  {"attachment_id": row["id"], "name": clean, "size": size})
+    return _public_attachment(row)
+
+
+def attachments_for(db: sqlite_utils.Database, ticket_id: int, viewer: Viewer) -> list[dict[str, Any]]:
+    """A ticket's attachments (metadata)."""
+    visible_ticket(db, ticket_id, viewer)
+    return [_public_attachment(dict(r)) for r in db.execute(
+        "SELECT * FROM attachments WHERE ticket_id = ? ORDER BY id", [ticket_id])]
+
+
+def get_attachment(db: sqlite_utils.Database, ticket_id: int, attachment_id: int, viewer: Viewer) -> dict[str, Any]:
+    """One attachment with where it is stored; NotFound unless the viewer sees the ticket."""
+    visible_ticket(db, ticket_id, viewer)
+    row = db.execute("SELECT * FROM attachments WHERE id = ? AND ticket_id = ?", [attachment_id, ticket_id]).fetchone()
+    if row is None:
+        raise NotFound(f"ticket {ticket_id} has no attachment {attachment_id}")
+    return dict(row)
+
+
+def _public_attachment(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "stored_as"}

@@ -21,7 +21,7 @@ from kb import outbox
 from kb.articles import AUDIENCES, LANGUAGES, MAX_BODY_CHARS, SLUG_PATTERN, get_article, review_date
 from kb.audit import events_for, record_event
 from kb.desk import iso
-from kb.errors import Conflict, InvalidInput, NotFound
+from kb.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kb.permissions import PERMISSIONS
 from kb.visibility import Viewer
 
@@ -216,7 +216,7 @@ def create_article(db: sqlite_utils.Database, fields: dict[str, Any], actor: Vie
                    action: str = "created", data: dict[str, Any] | None = None) -> dict[str, Any]:
     """A new draft (version 1) owned by the actor unless an owner is given."""
     if not actor.can("articles.write"):
-        raise Conflict(f"role {actor.role} cannot write articles")
+        raise Forbidden(f"role {actor.role} cannot write articles")
     values = _checked({"tags": [], "audience": "public", **fields})
     for required in ("title", "body"):
         if not values.get(required):
@@ -240,7 +240,7 @@ def update_draft(db: sqlite_utils.Database, article_id: int, fields: dict[str, A
     """Change a draft's fields; the current (unpublished) version is rewritten in place."""
     article = visible_article(db, article_id, actor)
     if not actor.can("articles.write"):
-        raise Conflict(f"role {actor.role} cannot edit articles")
+        raise Forbidden(f"role {actor.role} cannot edit articles")
     if article["status"] != "draft":
         moves = ", ".join(m.to_status for m in allowed_moves(db, article["status"], actor.role)) or "none"
         raise Conflict(f"article {article['slug']} is {article['status']}; only a draft can be edited. "
@@ -253,9 +253,15 @@ def update_draft(db: sqlite_utils.Database, article_id: int, fields: dict[str, A
     return changed
 
 
+# Fields a caller may clear with null; for the others null means "leave as it is".
+NULLABLE_FIELDS = ("product", "category", "tags", "review_by", "owner")
+
+
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     """Editable fields, validated; InvalidInput names every problem."""
     values = {k: v for k, v in fields.items() if k in EDITABLE_FIELDS}
+    values = {k: ([] if k == "tags" and v is None else v) for k, v in values.items()
+              if v is not None or k in NULLABLE_FIELDS}
     problems = [f"unknown field {k}" for k in fields if k not in (*EDITABLE_FIELDS, "slug")]
     for key in ("title", "body"):
         if key in values and not str(values[key] or "").strip():
@@ -383,7 +389,7 @@ def restore_version(db: sqlite_utils.Database, article_id: int, version: int, ac
     if article["status"] != "draft":
         _find_move(db, article, "draft", actor)
     if not actor.can("articles.write"):
-        raise Conflict(f"role {actor.role} cannot write articles")
+        raise Forbidden(f"role {actor.role} cannot write articles")
     meta = old["front_matter"]
     values = {"title": old["title"], "body": old["body"], "status": "draft", "reviewer": None,
               "current_version": article["current_version"] + 1,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 

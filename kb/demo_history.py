@@ -28,7 +28,13 @@ from kb.db import Database
 from kb.demo_plan import PLAN_SEED, Step, Targets, TicketPlan, arrival_profile, demo_now, plan_all
 from kb.desk import DeskRules, iso
 from kb.errors import InvalidInput
-from kb.importing import demo_article_folder, demo_ticket_files, import_article_folder, load_demo_desk
+from kb.importing import (
+    demo_article_folder,
+    demo_desk_config,
+    demo_ticket_files,
+    import_article_folder,
+    load_demo_desk,
+)
 from kb.intake import matrix_priority, register_ticket
 from kb.lifecycle import TransitionRequest, transition
 from kb.sla import all_policies
@@ -39,6 +45,8 @@ from kb.triage import decide
 from kb.visibility import Viewer
 
 SLA_TICK = timedelta(minutes=30)
+# Customers who have a demo account sign in as it and see their own tickets.
+_DEMO_REQUESTERS = {u["display_name"]: u["username"] for u in demo_desk_config()["users"] if u["role"] == "requester"}
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 ROLE_OF_TIER = {"L1": "agent", "L2": "senior_agent", "RND": "rnd"}
 FIRST_FIX = ("先按标准步骤处理（重启服务、重新配置客户端）/ "
@@ -70,6 +78,11 @@ class DemoReport:
     waits: dict[str, int] = field(default_factory=dict)
     figures: dict[str, int] = field(default_factory=dict)
     arrivals: dict[str, Any] = field(default_factory=dict)
+
+
+def requester_name(customer: str) -> str:
+    """The demo account of a customer who has one (so they see their tickets when signed in), else the name."""
+    return _DEMO_REQUESTERS.get(customer, customer)
 
 
 def play_demo_history(database: Database, rules: DeskRules, records: list[dict[str, Any]] | None = None,
@@ -191,7 +204,7 @@ class _Player:
 
     @staticmethod
     def _requester(record: dict[str, Any]) -> Viewer:
-        return Viewer(record["customer"], "requester")
+        return Viewer(requester_name(record["customer"]), "requester")
 
     def _move(self, plan: TicketPlan, step: Step, actor: Viewer, **request: Any) -> None:
         transition(self.db, self.ids[plan.index], TransitionRequest(**request), actor, self.rules, step.at)
@@ -201,7 +214,7 @@ class _Player:
         fields = {k: record.get(k) for k in ("title", "description", "contact", "organisation", "channel", "product",
                                              "module", "version", "asset_model", "asset_serial", "problem_type",
                                              "impact", "urgency", "language")}
-        fields.update(requester=record["customer"], error_codes=record.get("error_codes") or [],
+        fields.update(requester=requester_name(record["customer"]), error_codes=record.get("error_codes") or [],
                       shown_suggestions=self._shown(record))
         self_service = record.get("channel") in ("web", "chat")
         actor = self._requester(record) if self_service else self._member(self.actors.dispatcher)

@@ -14,9 +14,9 @@ import sqlite_utils
 from kb.articles import read_article_folder, save_article
 from kb.db import Database
 from kb.teams import load_desk
-from kb.users import create_user
 from kb.ticket_files import read_ticket_file
 from kb.tickets import ImportReport, import_resolved_tickets
+from kb.users import create_user
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_data"
 

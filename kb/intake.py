@@ -61,6 +61,16 @@ def check_choices(fields: dict[str, Any]) -> None:
         raise InvalidInput("the ticket has invalid values", problems)
 
 
+def _check_requester_fields(fields: dict[str, Any], actor: Viewer) -> None:
+    """A customer files tickets in their own name, and priority is set by support staff."""
+    if actor.can("tickets.work"):
+        return
+    if fields.get("requester") not in (None, "", actor.name):
+        raise Forbidden("you can only register tickets in your own name; leave 'requester' empty")
+    if fields.get("priority") or fields.get("priority_reason"):
+        raise Forbidden("priority is set by support staff from impact and urgency; leave 'priority' empty")
+
+
 def register_ticket(db: sqlite_utils.Database, fields: dict[str, Any], actor: Viewer, rules: DeskRules,
                     now: datetime) -> dict[str, Any]:
     """Create a new ticket with number, priority, routing team, tier and SLA due times."""
@@ -69,6 +79,7 @@ def register_ticket(db: sqlite_utils.Database, fields: dict[str, Any], actor: Vi
         raise InvalidInput(f"unknown ticket field(s): {', '.join(sorted(unknown))}")
     if not (fields.get("title") or "").strip():
         raise InvalidInput("title is empty; say in a few words what is wrong")
+    _check_requester_fields(fields, actor)
     check_choices(fields)
     at = iso(now)
     row = {k: v for k, v in fields.items() if v not in (None, "")}
@@ -86,6 +97,13 @@ def register_ticket(db: sqlite_utils.Database, fields: dict[str, Any], actor: Vi
     return load_ticket(db, ticket_id)
 
 
+def _without_nulls_for_required(values: dict[str, Any]) -> dict[str, Any]:
+    """null clears a field; for fields that always hold a value it means empty (or 'leave it')."""
+    cleared = {"error_codes": [], "description": ""}
+    return {k: cleared.get(k, v) if v is None else v for k, v in values.items()
+            if not (v is None and k == "priority")}
+
+
 def edit_ticket(db: sqlite_utils.Database, ticket_id: int, values: dict[str, Any], actor: Viewer,
                 rules: DeskRules, now: datetime) -> dict[str, Any]:
     """Change descriptive fields; state, owner, SLA and audit fields have their own operations."""
@@ -98,6 +116,7 @@ def edit_ticket(db: sqlite_utils.Database, ticket_id: int, values: dict[str, Any
                            "/transitions, assignment through the 'assigned' transition")
     if "title" in values and not (values["title"] or "").strip():
         raise InvalidInput("title cannot be empty")
+    values = _without_nulls_for_required(values)
     check_choices(values)
     merged = {**ticket, **values}
     if {"impact", "urgency", "priority"} & set(values):

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from kb.article_workflow import create_article
 from kb.desk import iso
-from kb.errors import Conflict, InvalidInput
+from kb.errors import Forbidden, InvalidInput
 from kb.pii import strip_pii
 from kb.ticket_access import visible_ticket
 from kb.tickets import INDEXABLE_STATUSES
@@ -149,7 +149,7 @@ def draft_from_tickets(db: sqlite_utils.Database, ticket_ids: Sequence[int], act
     The draft is `internal` unless asked otherwise: a reviewer decides whether customers see it.
     """
     if not actor.can("articles.write"):
-        raise Conflict(f"role {actor.role} cannot write articles")
+        raise Forbidden(f"role {actor.role} cannot write articles")
     ids = list(dict.fromkeys(ticket_ids))
     if not 1 <= len(ids) <= MAX_SOURCE_TICKETS:
         raise InvalidInput(f"give 1 to {MAX_SOURCE_TICKETS} ticket ids; got {len(ids)}")

@@ -113,7 +113,7 @@ def _assign(db, ticket, request, actor, rules, now):
             raise InvalidInput(f"{request.assignee} is in team {member['team']}, not {team}")
         assignee, why = request.assignee, "chosen by hand"
     else:
-        proposal = propose(db, ticket, now, rules.calendar.timezone, team=request.team)
+        proposal = propose(db, ticket, now, rules.calendar, team=request.team)
         if proposal.assignee is None:
             raise InvalidInput(f"{proposal.why}; name an assignee")
         team, assignee, why = proposal.team, proposal.assignee, proposal.why

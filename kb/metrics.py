@@ -21,8 +21,7 @@ import sqlite_utils
 
 from kb.calendar import BusinessCalendar
 from kb.metrics_backlog import backlog, fault_statistics, notable_tickets, waiting_time
-from kb.metrics_data import (MetricFilter, MetricSource, is_first_contact, sla_marks, source_for,
-                             validate_filter)
+from kb.metrics_data import MetricFilter, MetricSource, is_first_contact, sla_marks, source_for, validate_filter
 from kb.metrics_people import deflection, engineer_performance, followup_calls, satisfaction
 from kb.metrics_time import rate, summary
 

@@ -27,7 +27,7 @@ from kb.desk import iso
 from kb.errors import InvalidInput
 from kb.lifecycle_defaults import OPEN_STATES
 from kb.metrics_time import BusinessClock
-from kb.metrics_timeline import Event, Timeline, TicketFacts
+from kb.metrics_timeline import Event, TicketFacts, Timeline
 from kb.tickets import CHANNELS, PRIORITIES
 
 # The longest range a metric request may cover.

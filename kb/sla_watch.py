@@ -62,7 +62,7 @@ def _check_ticket(db: sqlite_utils.Database, ticket: dict[str, Any], rules: Desk
     if not changed:
         return
     ticket = change_ticket(db, ticket, changed, "sla_check", SCHEDULER, iso(now), {"at": iso(now)})
-    for target, state in changed.items():
+    for state in changed.values():
         (report.breaches if state == "breached" else report.warnings).append(ticket["number"])
     if changed.get("resolution_sla") == "breached" and rules.escalate_on_breach:
         _escalate_on_breach(db, ticket, rules, now, report)

@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from kb.calendar import BusinessCalendar
 from kb.errors import InvalidInput, NotFound
 
 TIERS = ("L1", "L2", "RND")
@@ -95,7 +95,7 @@ def team_for(db: sqlite_utils.Database, product: str | None, category: str | Non
     return ranked[0]["team"] if ranked else None
 
 
-def propose(db: sqlite_utils.Database, ticket: dict[str, Any], now: datetime, timezone: str,
+def propose(db: sqlite_utils.Database, ticket: dict[str, Any], now: datetime, calendar: BusinessCalendar,
             team: str | None = None) -> Proposal:
     """Team by rule, then the least-loaded available member with the skill who is at work now."""
     team = team or ticket.get("team") or team_for(db, ticket.get("product"), ticket.get("category"),
@@ -105,7 +105,7 @@ def propose(db: sqlite_utils.Database, ticket: dict[str, Any], now: datetime, ti
     available = [m for m in _members_of(db, team) if m["available"]]
     skilled = [m for m in available if _skilled(m, ticket)]
     candidates = skilled or available
-    at_work = [m for m in candidates if _at_work(m, now, timezone)] or candidates
+    at_work = [m for m in candidates if _at_work(m, now, calendar)] or candidates
     if not at_work:
         return Proposal(team, None, f"no member of {team} is available")
     loads = _open_loads(db, [m["username"] for m in at_work])
@@ -127,10 +127,11 @@ def _skilled(member: dict[str, Any], ticket: dict[str, Any]) -> bool:
     return ticket.get("product") in products or ticket.get("category") in categories
 
 
-def _at_work(member: dict[str, Any], now: datetime, timezone: str) -> bool:
-    local = now.astimezone(ZoneInfo(timezone))
+def _at_work(member: dict[str, Any], now: datetime, calendar: BusinessCalendar) -> bool:
+    """On a working day of the desk's calendar (holidays and 调休 included), within the member's hours."""
+    local = now.astimezone(calendar.zone)
     start, end = time.fromisoformat(member["work_start"]), time.fromisoformat(member["work_end"])
-    return local.weekday() < 5 and start <= local.time() < end
+    return calendar.is_working_day(local.date()) and start <= local.time() < end
 
 
 def _open_loads(db: sqlite_utils.Database, usernames: list[str]) -> dict[str, int]:

@@ -90,6 +90,8 @@ def _triage_values(db: sqlite_utils.Database, ticket: dict[str, Any], chosen: di
         raise InvalidInput(f"unknown triage field(s): {', '.join(sorted(unknown))}")
     base = {f: proposed.get(f) or ticket.get(f) for f in VOTED_FIELDS} if chosen.get("accept") else \
         {f: ticket.get(f) for f in VOTED_FIELDS}
+    if matrix_priority(db, ticket.get("impact"), ticket.get("urgency")):
+        base["priority"] = ticket["priority"]  # impact × urgency was given: the proposal does not relax it
     values = {**base, **{k: v for k, v in chosen.items() if k != "accept" and v is not None}}
     check_choices(values)
     if values.get("team"):

@@ -142,6 +142,14 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> Non
                [_HASHER.hash(password), username])
 
 
+def set_active(db: sqlite_utils.Database, username: str, active: bool) -> None:
+    """Disable an account (its tokens and sessions stop working at once) or enable it again."""
+    get_user(db, username)
+    db.execute("UPDATE users SET active = ? WHERE username = ?", [int(active), username])
+    if not active:
+        db.execute("DELETE FROM web_sessions WHERE username = ?", [username])
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

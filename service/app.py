@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -20,13 +22,38 @@ from kb.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kb.sla_watch import check_sla
 from service.backup import server_lock
 from service.limits import BodySizeLimit
-from service.routes import account_pages, api, app_pages, articles, desk, knowledge, metrics, tickets, users
-from service.web import render, to_sign_in, wants_html
+from service.report import write_scheduled_report
+from service.routes import (
+    account_pages,
+    api,
+    app_pages,
+    articles,
+    attachments,
+    desk,
+    knowledge,
+    metrics,
+    tickets,
+    users,
+)
 from service.runtime import Runtime, open_runtime
+from service.schemas import ErrorBody
 from service.settings import Settings
+from service.web import render, to_sign_in, wants_html
 
 log = logging.getLogger("casewise")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+REPORT_CHECK_SECONDS = 600  # writes last week's report once, the first check after the week ends
+ATTACHMENT_PATH = re.compile(r"^/api/v1/tickets/\d+/attachments$")
+# Answers any operation may give; each body is {"detail": "what to fix"}.
+COMMON_ERRORS = {
+    400: "The body is not UTF-8 JSON.",
+    401: "No valid token or session: send 'Authorization: Bearer <token>' or sign in.",
+    403: "Visible to you, but not yours to change (or a missing CSRF token).",
+    404: "Does not exist, or you may not see it.",
+    413: "The request body is over CASEWISE_MAX_BODY_BYTES.",
+    422: "Invalid input; the detail names each field and what to fix.",
+    429: "Over a per-user rate limit; see Retry-After.",
+}
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -46,6 +73,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         workers = [_Periodic("casewise-sync", settings.sync_interval_seconds, app.state.runtime.index.sync),
                    _Periodic("casewise-sla", settings.sla_check_interval_seconds,
                              lambda: run_sla_check(app.state.runtime))]
+        if settings.report_dir:
+            workers.append(_Periodic("casewise-report", REPORT_CHECK_SECONDS, lambda: write_scheduled_report(
+                app.state.runtime, settings.report_dir, datetime.now(UTC))))
         for worker in workers:
             worker.start()
         try:
@@ -62,12 +92,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         description="Support desk with bilingual knowledge-base search: similar resolved cases and "
         "article sections for a problem as it is typed.",
         lifespan=lifespan,
+        responses={status: {"model": ErrorBody, "description": text} for status, text in COMMON_ERRORS.items()},
     )
     app.state.settings = settings
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       larger={ATTACHMENT_PATH: settings.max_attachment_bytes + 64 * 1024})
     _add_error_handlers(app)
     app.include_router(api.router)
     app.include_router(tickets.router)
+    app.include_router(attachments.router)
     app.include_router(desk.router)
     app.include_router(users.router)
     app.include_router(articles.router)
@@ -114,6 +147,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         if wants_html(request) and error.status_code in (401, 403, 404):
             return _error(request, error.status_code, str(error.detail))
         return await http_exception_handler(request, error)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def bad_unicode(request: Request, _: UnicodeEncodeError) -> Response:
+        return _error(request, 422, "the text contains invalid Unicode (a lone surrogate such as \\ud800); "
+                                    "send well-formed UTF-8 text")
+
+    @app.exception_handler(sqlite3.IntegrityError)
+    async def integrity(request: Request, error: sqlite3.IntegrityError) -> Response:
+        log.warning("write refused by a database constraint: %s", error)
+        return _error(request, 409, f"the change conflicts with stored data ({error}); nothing was written")
 
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -43,9 +43,15 @@ def _progress(description: str) -> Iterator[Progress]:
 def _open_with_progress(settings: Settings, rebuild: bool = False) -> Runtime:
     with _progress("indexing") as bar:
         task = bar.task_ids[0]
+        phase = {"total": -1, "done": 0}
 
         def advance(done: int, total: int) -> None:
-            bar.update(task, total=total, advance=done)
+            # each kind (tickets, articles) reports its own total: start the bar again for each
+            if total != phase["total"] or phase["done"] >= total:
+                bar.reset(task, total=total)
+                phase.update(total=total, done=0)
+            phase["done"] += done
+            bar.update(task, advance=done)
 
         return open_runtime(settings, progress=advance, rebuild=rebuild)
 
@@ -239,6 +245,23 @@ def bench_ann(
     out.print(write_json(figures, output), highlight=False)
 
 
+@bench_app.command("mix")
+def bench_mix(
+    clients: Annotated[int, typer.Option(min=1, max=256, help="Concurrent clients, each with its own account.")] = 16,
+    seconds: Annotated[float, typer.Option(min=1, help="How long the clients keep sending.")] = 60.0,
+    output: Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")] = None,
+) -> None:
+    """Clients mixing suggest, create and transition over HTTP: throughput, p99, 5xx, lost writes.
+
+    Uses CASEWISE_DATA_DIR as the bench folder (the demo history is played there if it is empty).
+    """
+    from service.bench import write_json
+    from service.bench_mix import run_mix_bench
+
+    figures = run_mix_bench(Settings(), clients, seconds, lambda line: console.print(line, highlight=False))
+    out.print(write_json(figures, output), highlight=False)
+
+
 @app.command("sla-check")
 def sla_check(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """Check SLA targets of every open ticket now: warnings, breaches, escalation on breach.
@@ -354,8 +377,11 @@ def serve(
 app.command("create-user")(cli_users.create_user)
 app.command("create-token")(cli_users.create_token)
 app.command("revoke-token")(cli_users.revoke_token)
+app.command("set-password")(cli_users.set_password)
+app.command("disable-user")(cli_users.disable_user)
 
 from service.cli_report import report  # noqa: E402
+
 app.command("report")(report)
 
 

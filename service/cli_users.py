@@ -49,6 +49,26 @@ def revoke_token(token_id: Annotated[int, typer.Argument(help="The token's id (G
     out.print(f"token {token_id} revoked")
 
 
+def set_password(
+    username: Annotated[str, typer.Argument(help="The account.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard "
+                                                 "input instead of prompting.")] = False,
+) -> None:
+    """Set a new password (10+ characters); this also lifts a sign-in lockout."""
+    password = _read_password(password_stdin)
+    _write(lambda db: users.set_password(db, username, password))
+    out.print(f"password of {username} changed")
+
+
+def disable_user(
+    username: Annotated[str, typer.Argument(help="The account.")],
+    enable: Annotated[bool, typer.Option("--enable", help="Enable the account again instead.")] = False,
+) -> None:
+    """Disable an account: its sessions end and its tokens stop working (history is kept)."""
+    _write(lambda db: users.set_active(db, username, enable))
+    out.print(f"{username} {'enabled' if enable else 'disabled'}")
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
     max_body_bytes: int = Field(
-        64 * 1024, ge=1024, description="Largest accepted request body in bytes (413 above it)."
+        1024 * 1024, ge=1024, description="Largest accepted request body in bytes (413 above it); "
+        "fits the longest article (200,000 characters)."
     )
     max_query_chars: int = Field(
         4000, ge=10, description="Longest title + description accepted by /api/v1/suggest."
@@ -86,6 +87,10 @@ class Settings(BaseSettings):
         240, ge=1, description="Suggestion requests one user may make per minute (429 with Retry-After above).")
     query_timeout_seconds: float = Field(
         10, gt=0, description="Longest a suggestion query may run before it is abandoned (503).")
+
+    report_dir: Path | None = Field(
+        None, description="Folder where the server writes last week's report (html, md, csv) once the week "
+                          "is over (checked every 10 minutes); unset: no scheduled reports.")
 
     @model_validator(mode="after")
     def _calendar_is_valid(self) -> Settings:

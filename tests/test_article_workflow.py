@@ -19,14 +19,21 @@ from kb.article_io import export_article_folder
 from kb.articles import STATUSES
 from kb.clock import parse_iso
 from kb.db import Database
-from kb.effectiveness import (MAX_BOOST, boosts_for, effectiveness, record_signal, record_suggested,
-                              solved_boost, stale_articles)
-from kb.errors import CasewiseError, Conflict, InvalidInput, NotFound
+from kb.desk import DeskRules
+from kb.effectiveness import (
+    MAX_BOOST,
+    boosts_for,
+    effectiveness,
+    record_signal,
+    record_suggested,
+    solved_boost,
+    stale_articles,
+)
+from kb.errors import CasewiseError, Conflict, Forbidden, InvalidInput, NotFound
 from kb.importing import import_article_folder, import_ticket_file, load_demo_desk
 from kb.knowledge_drafts import compose_draft, draft_from_tickets, split_steps
 from kb.lifecycle import TransitionRequest
 from kb.lifecycle import transition as move_ticket
-from kb.desk import DeskRules
 from kb.visibility import ROLES, Viewer
 from tests.conftest import FIXTURES
 
@@ -85,7 +92,7 @@ class ArticleLifecycle(RuleBasedStateMachine):
     def create(self, person: str, role: str) -> int:
         try:
             return _create(self.database, Viewer(person, role))["id"]
-        except Conflict:
+        except Forbidden:
             assert role not in workflow.WRITER_ROLES
             return _create(self.database, Viewer(person, "kb_author"))["id"]
 
@@ -110,7 +117,7 @@ class ArticleLifecycle(RuleBasedStateMachine):
         except CasewiseError as error:
             assert self._snapshot(article) == before, "a refused move wrote something"
             if role not in ALLOWED.get((before[0]["status"], to), set()):
-                assert isinstance(error, (Conflict, NotFound))
+                assert isinstance(error, (Conflict, Forbidden, NotFound))
             return
         assert role in ALLOWED[(before[0]["status"], to)], f"{role} moved {before[0]['status']} -> {to}"
         assert after["status"] == to
@@ -340,7 +347,7 @@ def test_bad_fields_are_refused_naming_each(database: Database) -> None:
         _create(database, audience="everyone", language="fr", review_by="next week")
     assert {"audience is 'everyone'", "language is 'fr'", "review_by is 'next week'"} <= {
         p.split(";")[0] for p in error.value.problems}
-    with pytest.raises(Conflict, match="cannot write articles"):
+    with pytest.raises(Forbidden, match="cannot write articles"):
         _create(database, CUSTOMER)
     _create(database, slug="printer-offline")
     with pytest.raises(Conflict, match="taken"):
@@ -428,7 +435,7 @@ def test_draft_from_tickets_links_back_and_refuses_open_tickets(desk_with_ticket
         database.write(lambda db: draft_from_tickets(db, ids, Viewer("mia", "manager"), NOW))
     with pytest.raises(NotFound):  # an agent outside the ticket's team does not see it at all
         database.write(lambda db: draft_from_tickets(db, ids, AGENT, NOW))
-    with pytest.raises(Conflict):
+    with pytest.raises(Forbidden):
         database.write(lambda db: draft_from_tickets(db, ids[1:], CUSTOMER, NOW))
 
 

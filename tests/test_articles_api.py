@@ -141,7 +141,7 @@ def test_who_sees_what(url: str) -> None:
     assert listed and all(a["status"] == "published" and a["audience"] == "public" for a in listed)
     assert "owner" not in listed[0]
     assert _as("customer").get(f"{url}/api/v1/articles/{internal['id']}/versions").status_code == 404
-    assert _as("customer").post(f"{url}/api/v1/articles", json={"title": "x", "body": "y"}).status_code == 409
+    assert _as("customer").post(f"{url}/api/v1/articles", json={"title": "x", "body": "y"}).status_code == 403
     mine = _as("agent").get(f"{url}/api/v1/articles", params={"owner": "me", "status": "draft"}).json()
     assert [a["id"] for a in mine["items"]] == [draft["id"]]
     assert _as("agent").get(f"{url}/api/v1/articles/999999").status_code == 404

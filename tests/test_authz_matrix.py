@@ -75,6 +75,7 @@ ALL = ROLES
 
 # path → (method, body, which thing, roles that must be refused)
 TICKET_BODY = {"to": "triaged"}
+FILE = {"file": ("note.txt", b"hello")}
 MATRIX: dict[tuple[str, str], tuple[dict | None, str, tuple[str, ...]]] = {
     ("GET", "/api/v1/tickets/{ticket_id}"): (None, "ticket", TICKET_BLIND),
     ("PATCH", "/api/v1/tickets/{ticket_id}"): ({"version": "9"}, "ticket", TICKET_BLIND),
@@ -94,6 +95,9 @@ MATRIX: dict[tuple[str, str], tuple[dict | None, str, tuple[str, ...]]] = {
                                                          TICKET_BLIND),
     ("POST", "/api/v1/tickets/{ticket_id}/followups/{followup_id}/done"): ({"notes": "x"}, "ticket", TICKET_BLIND),
     ("GET", "/tickets/{ticket_id}"): (None, "ticket", TICKET_BLIND),
+    ("GET", "/api/v1/tickets/{ticket_id}/attachments"): (None, "ticket", TICKET_BLIND),
+    ("POST", "/api/v1/tickets/{ticket_id}/attachments"): (FILE, "ticket", TICKET_BLIND),
+    ("GET", "/api/v1/tickets/{ticket_id}/attachments/{attachment_id}"): (None, "ticket", TICKET_BLIND),
     ("GET", "/api/v1/articles/{article_id}"): (None, "draft", DRAFT_BLIND),
     ("PATCH", "/api/v1/articles/{article_id}"): ({"title": "x"}, "draft", DRAFT_BLIND),
     ("POST", "/api/v1/articles/{article_id}/transitions"): ({"to": "in_review"}, "draft", DRAFT_BLIND),
@@ -124,7 +128,7 @@ OWNER_REFUSED = [  # the requester who raised the ticket sees it, but may not do
 
 
 def _path(template: str, world: dict[str, Any], thing: str) -> str:
-    values = {"ticket_id": world["ticket"], "visit_id": 1, "followup_id": 1, "article_id": world.get(thing, 1),
+    values = {"ticket_id": world["ticket"], "visit_id": 1, "followup_id": 1, "attachment_id": 1, "article_id": world.get(thing, 1),
               "version": 1, "slug": world.get(thing, "x"), "name": "l1-desk", "username": "zzz", "priority": "low",
               "token_id": world["token"]}
     if thing == "draft":
@@ -134,7 +138,8 @@ def _path(template: str, world: dict[str, Any], thing: str) -> str:
 
 def _call(world: dict[str, Any], method: str, path: str, headers: dict[str, str], body: dict | None) -> int:
     url = world["url"] + path + ("?from=1&to=1" if path.endswith("/diff") else "")
-    return httpx.request(method, url, json=body, headers={**headers, "accept": "text/html" if not
+    payload = {"files": body} if body is FILE else {"json": body}
+    return httpx.request(method, url, **payload, headers={**headers, "accept": "text/html" if not
                          path.startswith("/api/") else "application/json"}, timeout=30).status_code
 
 

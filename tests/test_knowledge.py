@@ -17,14 +17,21 @@ import numpy as np
 import pytest
 
 from indexer.index import SearchIndex
-from indexer.knowledge import (GAP_SCORE_THRESHOLD, best_article_scores, chunk_vectors, cluster_vectors,
-                               jaccard, knowledge_gaps, near_duplicates, shingles)
+from indexer.knowledge import (
+    GAP_SCORE_THRESHOLD,
+    best_article_scores,
+    chunk_vectors,
+    cluster_vectors,
+    jaccard,
+    knowledge_gaps,
+    near_duplicates,
+    shingles,
+)
 from indexer.search import suggest
 from kb.clock import parse_iso
 from kb.db import Database
 from kb.effectiveness import MAX_BOOST, apply_boosts, solved_boost
-from kb.importing import (DEMO_DIR, demo_article_folder, demo_ticket_files, import_article_folder,
-                          import_ticket_file)
+from kb.importing import DEMO_DIR, demo_article_folder, demo_ticket_files, import_article_folder, import_ticket_file
 from kb.visibility import Viewer
 from tests.conftest import FIXTURES
 

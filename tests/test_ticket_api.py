@@ -151,3 +151,18 @@ def test_comments_visits_and_survey_rules(base_url: str) -> None:
                                             "engineer": "y"}).status_code == 422
     events = HTTP.get(f"{url}/events").json()
     assert [e["action"] for e in events] == ["created", "commented"]
+
+
+def test_attachments_are_stored_listed_and_downloaded(base_url: str) -> None:
+    ticket = _new_ticket(base_url)
+    url = f"{base_url}/api/v1/tickets/{ticket['id']}/attachments"
+    content = "打印机日志 printer log\n".encode() * 100
+    created = HTTP.post(url, files={"file": ("spooler log.txt", content, "text/plain")})
+    assert created.status_code == 201, created.text
+    meta = created.json()
+    assert meta["name"] == "spooler log.txt" and meta["size"] == len(content) and "stored_as" not in meta
+    assert [a["id"] for a in HTTP.get(url).json()] == [meta["id"]]
+    download = HTTP.get(f"{url}/{meta['id']}")
+    assert download.content == content and download.headers["content-disposition"].startswith("attachment")
+    assert HTTP.post(url, files={"file": ("empty.txt", b"")}).status_code == 422
+    assert "attachment_added" in [e["action"] for e in HTTP.get(f"{base_url}/api/v1/tickets/{ticket['id']}/events").json()]

@@ -18,8 +18,14 @@ from kb.demo_history import play_demo_history
 from kb.desk import DeskRules
 from kb.errors import InvalidInput
 from kb.metrics import compute_all, csv_text
-from service.report import build_weekly_report, last_complete_week, parse_week, render, week_filter
-from service.report import write_scheduled_report
+from service.report import (
+    build_weekly_report,
+    last_complete_week,
+    parse_week,
+    render,
+    week_filter,
+    write_scheduled_report,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 RULES = DeskRules()

@@ -120,7 +120,9 @@ def kb_page(request: Request, runtime: RuntimeDep, signed_in: OptionalViewerDep,
     """Article list; a search uses the same hybrid search as suggestions."""
     viewer = signed_in or ANONYMOUS
     if q and q.strip():
-        found = suggest(runtime.index, q.strip(), 20, viewer)
+        client = request.client.host if request.client else "unknown"
+        runtime.suggest_limiter.check(viewer.name if signed_in else f"ip:{client}")
+        found = suggest(runtime.index, q.strip(), runtime.settings.max_k, viewer)
         items = [{**hit.entity, "heading_path": hit.heading_path, "snippet_html": hit.snippet_html,
                   "url": f"/articles/{hit.entity['slug']}" + (f"#{hit.anchor}" if hit.anchor else "")}
                  for hit in found.articles]

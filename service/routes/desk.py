@@ -82,7 +82,13 @@ def list_teams(runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
 def put_team(name: str, body: TeamBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Create or change a team."""
     _manager(viewer)
-    runtime.database.write(lambda db: teams.save_team(db, name, body.label, body.tier, body.escalates_to))
+    upward = (body.escalates_to or "").strip() or None
+
+    def write(db: Any) -> None:
+        if upward and upward != name:
+            teams.get_team(db, upward)
+        teams.save_team(db, name, body.label, body.tier, upward)
+    runtime.database.write(write)
     return runtime.database.read(lambda db: teams.get_team(db, name))
 
 
