@@ -28,6 +28,9 @@ DEFAULT_DAYS = 28
 Name = Annotated[str | None, Query(max_length=100)]
 
 
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def metric_filter(calendar: BusinessCalendar, now: datetime, start: date | None, end: date | None,
                   **fields: str | None) -> MetricFilter:
     """The filter for local days [start, end] (inclusive); the last 28 days up to `now` by default."""
@@ -58,8 +61,8 @@ def _params(start: date | None, end: date | None, team: str | None, engineer: st
 @router.get("/metrics", responses=ERRORS)
 def metrics_json(
     runtime: RuntimeDep, viewer: ViewerDep,
-    start: Annotated[date | None, Query(alias="from", description="First local day (YYYY-MM-DD).")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last local day, inclusive (YYYY-MM-DD).")] = None,
+    start: Annotated[date | None, Query(alias="from", ge=EARLIEST, le=LATEST, description="First local day (YYYY-MM-DD).")] = None,
+    end: Annotated[date | None, Query(alias="to", ge=EARLIEST, le=LATEST, description="Last local day, inclusive (YYYY-MM-DD).")] = None,
     team: Name = None, engineer: Name = None, product: Name = None, category: Name = None,
     priority: Name = None, channel: Name = None,
 ) -> dict[str, Any]:
@@ -71,8 +74,8 @@ def metrics_json(
 @router.get("/metrics.csv", responses={**ERRORS, 200: {"content": {"text/csv": {}}}})
 def metrics_csv(
     runtime: RuntimeDep, viewer: ViewerDep,
-    start: Annotated[date | None, Query(alias="from", description="First local day (YYYY-MM-DD).")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last local day, inclusive (YYYY-MM-DD).")] = None,
+    start: Annotated[date | None, Query(alias="from", ge=EARLIEST, le=LATEST, description="First local day (YYYY-MM-DD).")] = None,
+    end: Annotated[date | None, Query(alias="to", ge=EARLIEST, le=LATEST, description="Last local day, inclusive (YYYY-MM-DD).")] = None,
     team: Name = None, engineer: Name = None, product: Name = None, category: Name = None,
     priority: Name = None, channel: Name = None,
 ) -> Response:
