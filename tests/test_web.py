@@ -15,16 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from kb.importing import (
-    create_demo_users,
-    demo_article_folder,
-    demo_ticket_files,
-    import_article_folder,
-    import_ticket_file,
-    load_demo_desk,
-)
+from kb.demo_history import play_demo_history
+from kb.importing import create_demo_users, import_article_folder
 from service.app import create_app
-from service.runtime import Runtime, open_database, open_runtime
+from service.runtime import Runtime, desk_rules, open_database, open_runtime
 from service.settings import Settings
 from tests.browser import launch_chromium, new_page
 from tests.server import running_server
@@ -38,11 +32,8 @@ PASSWORD = "casewise-demo"
 def served(tmp_path_factory: pytest.TempPathFactory, embedder, english_embedder) -> Iterator[tuple[str, Runtime]]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("web"), sync_interval_seconds=0.1)
     database = open_database(settings)
-    load_demo_desk(database)
+    play_demo_history(database, desk_rules(settings), until=datetime.now(UTC))  # desk, articles, 13 weeks
     create_demo_users(database, datetime.now(UTC))
-    import_article_folder(database, demo_article_folder(), "test")
-    for path in demo_ticket_files():
-        import_ticket_file(database, path, "test", "CW")
     database.close()
     runtime = open_runtime(settings, embedder_factory=lambda _: embedder, english_factory=lambda _: english_embedder)
     with running_server(create_app(settings, runtime)) as url:
