@@ -109,6 +109,7 @@ MATRIX: dict[tuple[str, str], tuple[dict | None, str, tuple[str, ...]]] = {
     ("GET", "/api/v1/articles/{article_id}/effectiveness"): (None, "internal", INTERNAL_BLIND),
     ("POST", "/api/v1/articles/{article_id}/signals"): ({"kind": "opened"}, "draft", DRAFT_BLIND),
     ("GET", "/kb/{article_id}/edit"): (None, "draft", DRAFT_BLIND),
+    ("GET", "/kb/{article_id}/versions"): (None, "draft", DRAFT_BLIND),
     ("GET", "/articles/{slug}"): (None, "internal_slug", INTERNAL_BLIND),
     ("PUT", "/api/v1/teams/{name}"): ({"label": "x", "tier": "L1"}, "none", NOT_ADMIN),
     ("PUT", "/api/v1/members/{username}"): ({"display_name": "x", "team": "l1-desk"}, "none", NOT_ADMIN),

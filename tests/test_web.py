@@ -334,3 +334,24 @@ def test_review_then_publish_and_the_article_is_suggested(served, browser) -> No
         customer.wait_for_timeout(250)
     assert any("ZT-410" in t for t in titles), titles
     customer.context.close()
+
+
+def test_knowledge_upkeep_and_versions_pages(served, browser) -> None:
+    url, _ = served
+    page = signed_in(browser, url, "he.ping")
+    page.goto("/knowledge")
+    page.wait_for_function("document.getElementById('gaps-status').textContent === ''", timeout=60_000)
+    assert page.locator("#gaps button.draft-gap").count() >= 1
+    page.locator("#gaps button.draft-gap").first.click()
+    try:
+        page.wait_for_url(re.compile(r"/kb/\d+/edit$"))
+    except Exception:
+        raise AssertionError(page.locator("#know-error").inner_text()) from None
+    page.wait_for_selector("#pii-report", state="attached")
+    draft_path = page.url.split(url)[1]
+    page.fill("#a-body", page.input_value("#a-body") + "\n\n## 补充\n新增一步：重启后台服务。\n")
+    with page.expect_navigation():
+        page.click("#save-article")
+    page.goto(draft_path.replace("/edit", "/versions"))
+    page.wait_for_function("document.querySelectorAll('#diff tbody tr').length > 0")
+    page.context.close()

@@ -173,3 +173,27 @@ def _reason_labels(request: Request) -> dict[str, str]:
     """The manuals' delay reasons A–D in the page language."""
     zh = language_of(request) == "zh"
     return {key: text.split(" / ")[0 if zh else 1] for key, text in WAITING_REASONS.items()}
+
+
+@router.get("/knowledge", response_class=HTMLResponse)
+def knowledge_page(request: Request, viewer: OptionalViewerDep) -> Response:
+    """Knowledge gaps, stale articles and near-duplicates, for authors and reviewers."""
+    if viewer is None:
+        return to_sign_in(request)
+    if not viewer.can("articles.write"):
+        raise NotFound("knowledge upkeep is for authors and reviewers")
+    return render(request, "knowledge.html", viewer)
+
+
+@router.get("/kb/{article_id}/versions", response_class=HTMLResponse)
+def versions_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep,
+                  article_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    """An article's versions, a side-by-side diff of any two, and restore."""
+    if viewer is None:
+        return to_sign_in(request)
+
+    def read(db: Any) -> dict[str, Any]:
+        return {"article": workflow.staff_article(db, article_id, viewer),
+                "versions": workflow.list_versions(db, article_id, viewer)}
+
+    return render(request, "versions.html", viewer, **runtime.database.read(read))
