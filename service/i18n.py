@@ -143,6 +143,31 @@ STATUS_LABELS = {
 }
 
 
+FIELD_LABELS = {
+    "requester": ("客户", "Requester"), "contact": ("联系方式", "Contact"), "organisation": ("单位", "Organisation"),
+    "channel": ("渠道", "Channel"), "product": ("产品", "Product"), "module": ("模块", "Module"),
+    "version": ("版本", "Version"), "category": ("分类", "Category"), "problem_type": ("问题类型", "Problem type"),
+    "team": ("处理组", "Team"), "assignee": ("处理人", "Assignee"), "error_codes": ("错误代码", "Error codes"),
+    "asset_model": ("设备型号", "Asset model"), "asset_serial": ("序列号", "Serial number"),
+    "environment": ("环境", "Environment"), "waiting_reason": ("拖延原因", "Waiting reason"),
+    "resolution": ("解决方案", "Solution"), "root_cause": ("根本原因", "Root cause"),
+    "satisfaction": ("满意度", "Satisfaction"), "priority_reason": ("优先级说明", "Priority reason"),
+    "escalation_reason": ("升级原因", "Escalation reason"), "rnd_request": ("研发申请", "R&D request"),
+    "solution": ("解决方案", "Solution"), "reason": ("原因", "Reason"), "merge_into": ("合并到（工单 id）", "Merge into (ticket id)"),
+    "close_reason": ("关闭原因", "Close reason"), "scheduled_at": ("上门时间", "Time"), "place": ("地点", "Place"),
+    "engineer": ("工程师", "Engineer"), "title": ("标题", "Title"), "tags": ("标签", "Tags"),
+    "language": ("语言", "Language"), "audience": ("可见范围", "Audience"), "review_by": ("复审日期", "Review by"),
+    "markdown": ("正文（Markdown）", "Body (markdown)"), "comment": ("意见", "Comment"),
+    "priority": ("优先级", "Priority"),
+}
+
+
+def field_label(name: str, lang: str) -> str:
+    """A field's name in the page language."""
+    pair = FIELD_LABELS.get(name)
+    return (pair[0] if lang == "zh" else pair[1]) if pair else name
+
+
 def language_of(request: Request) -> str:
     """The page language: cookie, then Accept-Language, then Chinese."""
     chosen = request.cookies.get(LANG_COOKIE)

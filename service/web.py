@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from kb.users import get_user
 from kb.visibility import Viewer
-from service.i18n import client_messages, label, language_of, translator
+from service.i18n import client_messages, field_label, label, language_of, translator
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
@@ -24,7 +24,7 @@ def render(request: Request, template: str, viewer: Viewer | None, status_code: 
     if viewer is not None:
         name = request.app.state.runtime.database.read(lambda db: get_user(db, viewer.name))["display_name"]
     return templates.TemplateResponse(request, template, {
-        "lang": lang, "t": translator(lang), "label": lambda v: label(v, lang), "messages": client_messages(lang),
+        "lang": lang, "t": translator(lang), "label": lambda v: label(v, lang), "fname": lambda f: field_label(f, lang), "messages": client_messages(lang),
         "viewer": viewer, "display_name": name, "csrf_token": getattr(request.state, "csrf_token", ""),
         **context}, status_code=status_code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from kb.articles import get_article_by_slug
 from kb.effectiveness import record_signal
 from kb.errors import NotFound
 from kb.lifecycle import allowed_moves
-from kb.lifecycle_defaults import STATES, WAITING_REASONS
+from kb.lifecycle_defaults import OPEN_STATES, STATES, WAITING_REASONS
 from kb.teams import list_teams
 from kb.ticket_queries import TicketFilter, list_tickets, ticket_for, timeline_for
 from kb.visibility import Viewer
@@ -29,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 ANONYMOUS = Viewer(name="anonymous", role="requester")
 QUEUES = ("mine", "team", "unassigned", "breaching", "all")
 PRODUCTS = ("printer", "network", "erp", "mail", "desktop")
+CONSOLE_ROWS = 200
 
 
 @router.get("/")
@@ -50,16 +52,19 @@ def new_ticket_page(request: Request, viewer: OptionalViewerDep) -> Response:
 @router.get("/console", response_class=HTMLResponse)
 def console_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep,
                  queue: Annotated[str, Query(max_length=20)] = "mine",
-                 q: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+                 q: Annotated[str | None, Query(max_length=200)] = None,
+                 status: Annotated[str | None, Query(max_length=20)] = None) -> Response:
     """Queues with SLA countdowns (staff)."""
     if viewer is None:
         return to_sign_in(request)
     if not viewer.is_staff:
         raise NotFound("the console is for support staff")
     queue = queue if queue in QUEUES else "mine"
-    filters = _queue_filter(queue, viewer, q)
-    items, total = runtime.database.read(lambda db: list_tickets(db, viewer, filters, 1, 100))
-    return render(request, "console.html", viewer, queue=queue, queues=QUEUES, items=items, total=total, q=q or "")
+    status = status if status in OPEN_STATES else None
+    filters = replace(_queue_filter(queue, viewer, q), status=status)
+    items, total = runtime.database.read(lambda db: list_tickets(db, viewer, filters, 1, CONSOLE_ROWS))
+    return render(request, "console.html", viewer, queue=queue, queues=QUEUES, items=items, total=total, q=q or "",
+                  status=status or "", statuses=OPEN_STATES)
 
 
 def _queue_filter(queue: str, viewer: Viewer, q: str | None) -> TicketFilter:
