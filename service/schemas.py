@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
+
+# A numeric id in a path (tickets, articles, visits, tokens…): bounded so SQLite can always bind it.
+PathId = Annotated[int, Path(ge=1, le=2**62, description="A numeric id.")]
 
 
 class SuggestRequest(BaseModel):

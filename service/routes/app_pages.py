@@ -24,6 +24,7 @@ from kb.ticket_queries import TicketFilter, list_tickets, ticket_for, timeline_f
 from kb.visibility import Viewer
 from service.deps import OptionalViewerDep, RuntimeDep
 from service.i18n import label, language_of
+from service.schemas import PathId
 from service.web import render, to_sign_in
 
 router = APIRouter(include_in_schema=False)
@@ -82,7 +83,7 @@ def _queue_filter(queue: str, viewer: Viewer, q: str | None) -> TicketFilter:
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
 def ticket_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep,
-                ticket_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+                ticket_id: PathId) -> Response:
     """Details, timeline, comments, actions, visits, similar cases and the triage proposal."""
     if viewer is None:
         return to_sign_in(request)
@@ -150,7 +151,7 @@ def new_article_page(request: Request, viewer: OptionalViewerDep) -> Response:
 
 @router.get("/kb/{article_id}/edit", response_class=HTMLResponse)
 def edit_article_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep,
-                      article_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+                      article_id: PathId) -> Response:
     """The editor with live preview, review actions and versions."""
     if viewer is None:
         return to_sign_in(request)
@@ -192,7 +193,7 @@ def knowledge_page(request: Request, viewer: OptionalViewerDep) -> Response:
 
 @router.get("/kb/{article_id}/versions", response_class=HTMLResponse)
 def versions_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep,
-                  article_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+                  article_id: PathId) -> Response:
     """An article's versions, a side-by-side diff of any two, and restore."""
     if viewer is None:
         return to_sign_in(request)

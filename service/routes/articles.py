@@ -22,13 +22,12 @@ from service.article_schemas import (
     SignalBody,
 )
 from service.deps import RuntimeDep, ViewerDep
-from service.schemas import ErrorBody
+from service.schemas import ErrorBody, PathId
 
 router = APIRouter(prefix="/api/v1/articles", tags=["articles"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 Article = dict[str, Any]
-Id = Annotated[int, Path(ge=1, le=2**62, description="A numeric id.")]
 Version = Annotated[int, Path(ge=1, le=1_000_000, description="A version number.")]
 
 
@@ -76,20 +75,20 @@ def from_tickets_route(body: DraftFromTickets, runtime: RuntimeDep, viewer: View
 
 
 @router.get("/{article_id}", responses=ERRORS)
-def get_route(article_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> Article:
+def get_route(article_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> Article:
     """One article; staff also get the moves they may make, review comments and linked tickets."""
     return runtime.database.read(lambda db: workflow.article_for(db, article_id, viewer))
 
 
 @router.patch("/{article_id}", responses=ERRORS)
-def patch_route(article_id: Id, body: ArticlePatch, runtime: RuntimeDep, viewer: ViewerDep) -> Article:
+def patch_route(article_id: PathId, body: ArticlePatch, runtime: RuntimeDep, viewer: ViewerDep) -> Article:
     """Edit a draft (409 for other states: move a published article back to draft first)."""
     fields = _fields(body)
     return runtime.database.write(lambda db: workflow.update_draft(db, article_id, fields, viewer, _now()))
 
 
 @router.post("/{article_id}/transitions", responses=ERRORS)
-def transition_route(article_id: Id, body: ArticleTransitionBody, runtime: RuntimeDep,
+def transition_route(article_id: PathId, body: ArticleTransitionBody, runtime: RuntimeDep,
                      viewer: ViewerDep) -> Article:
     """Move the article; 409 names the allowed moves, or says another reviewer must approve."""
     request = workflow.MoveRequest(to=body.to, comment=body.comment, reviewer=body.reviewer)
@@ -97,25 +96,25 @@ def transition_route(article_id: Id, body: ArticleTransitionBody, runtime: Runti
 
 
 @router.get("/{article_id}/events", responses=ERRORS)
-def events_route(article_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
+def events_route(article_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """The article's audit trail: every change and move with actor, time, old and new values."""
     return runtime.database.read(lambda db: workflow.article_events(db, article_id, viewer))
 
 
 @router.get("/{article_id}/versions", responses=ERRORS)
-def versions_route(article_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
+def versions_route(article_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """Every version, newest first, with when it was published."""
     return runtime.database.read(lambda db: workflow.list_versions(db, article_id, viewer))
 
 
 @router.get("/{article_id}/versions/{version}", responses=ERRORS)
-def version_route(article_id: Id, version: Version, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+def version_route(article_id: PathId, version: Version, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """One version: title, markdown body and front matter."""
     return runtime.database.read(lambda db: workflow.get_version(db, article_id, version, viewer))
 
 
 @router.get("/{article_id}/diff", responses=ERRORS)
-def diff_route(article_id: Id, runtime: RuntimeDep, viewer: ViewerDep,
+def diff_route(article_id: PathId, runtime: RuntimeDep, viewer: ViewerDep,
                from_version: Annotated[int, Query(alias="from", ge=1, le=1_000_000)],
                to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000)]) -> dict[str, Any]:
     """Differences between two versions: changed fields, side-by-side rows and a unified (inline) diff."""
@@ -124,19 +123,19 @@ def diff_route(article_id: Id, runtime: RuntimeDep, viewer: ViewerDep,
 
 
 @router.post("/{article_id}/versions/{version}/restore", responses=ERRORS)
-def restore_route(article_id: Id, version: Version, runtime: RuntimeDep, viewer: ViewerDep) -> Article:
+def restore_route(article_id: PathId, version: Version, runtime: RuntimeDep, viewer: ViewerDep) -> Article:
     """Copy an old version into a new draft version (history is kept)."""
     return runtime.database.write(lambda db: workflow.restore_version(db, article_id, version, viewer, _now()))
 
 
 @router.get("/{article_id}/effectiveness", responses=ERRORS)
-def effectiveness_route(article_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+def effectiveness_route(article_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Times suggested, opened, 'solved it'; tickets solved by it and their reopen rate; its ranking boost."""
     return runtime.database.read(lambda db: effectiveness(db, article_id, viewer))
 
 
 @router.post("/{article_id}/signals", status_code=201, responses=ERRORS)
-def signal_route(article_id: Id, body: SignalBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+def signal_route(article_id: PathId, body: SignalBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Record that the article was suggested, opened, or solved the reader's problem."""
     return runtime.database.write(lambda db: record_signal(
         db, article_id, body.kind, viewer, _now(), ticket_id=body.ticket_id, query=body.query))

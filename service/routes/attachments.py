@@ -6,26 +6,25 @@ import hashlib
 import os
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, UploadFile
+from fastapi import APIRouter, UploadFile
 from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException
 
 from kb import activity
 from kb.errors import InvalidInput
 from service.deps import RuntimeDep, ViewerDep
-from service.schemas import ErrorBody
+from service.schemas import ErrorBody, PathId
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 413: {"model": ErrorBody},
                                            422: {"model": ErrorBody}}
-Id = Annotated[int, Path(ge=1, le=2**62)]
 CHUNK = 1 << 20
 
 
 @router.post("/{ticket_id}/attachments", status_code=201, responses=ERRORS)
-async def upload(ticket_id: Id, file: UploadFile, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+async def upload(ticket_id: PathId, file: UploadFile, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Attach a file (multipart field `file`; at most CASEWISE_MAX_ATTACHMENT_BYTES)."""
     runtime.database.read(lambda db: activity.attachments_for(db, ticket_id, viewer))  # 404 before any write
     folder = runtime.settings.attachments_dir / str(ticket_id)
@@ -61,13 +60,13 @@ async def _save(file: UploadFile, target, limit: int) -> tuple[int, str]:
 
 
 @router.get("/{ticket_id}/attachments", responses=ERRORS)
-def list_attachments(ticket_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
+def list_attachments(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """The ticket's attachments: name, size, type, checksum, who added them and when."""
     return runtime.database.read(lambda db: activity.attachments_for(db, ticket_id, viewer))
 
 
 @router.get("/{ticket_id}/attachments/{attachment_id}", responses=ERRORS, response_class=FileResponse)
-def download(ticket_id: Id, attachment_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> FileResponse:
+def download(ticket_id: PathId, attachment_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> FileResponse:
     """The file itself, always as a download (never rendered inline)."""
     row = runtime.database.read(lambda db: activity.get_attachment(db, ticket_id, attachment_id, viewer))
     return FileResponse(runtime.settings.data_dir / row["stored_as"], filename=row["name"],

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from indexer.triage import triage_proposal
 from kb import activity, intake, triage
@@ -14,7 +14,7 @@ from kb.effectiveness import record_suggested
 from kb.lifecycle import TransitionRequest, transition
 from kb.ticket_queries import TicketFilter, list_tickets, ticket_for, timeline_for
 from service.deps import RuntimeDep, ViewerDep
-from service.schemas import ErrorBody
+from service.schemas import ErrorBody, PathId
 from service.ticket_schemas import (
     CommentBody,
     FollowupBody,
@@ -36,7 +36,6 @@ router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 Ticket = dict[str, Any]
-Id = Annotated[int, Path(ge=1, le=2**62, description="A numeric id.")]
 
 
 def _now() -> datetime:
@@ -85,7 +84,7 @@ def list_route(runtime: RuntimeDep, viewer: ViewerDep, status: State | None = No
 
 
 @router.get("/{ticket_id}", responses=ERRORS)
-def get_ticket(ticket_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
+def get_ticket(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
     """One ticket with the moves you may make and its triage proposal."""
     def read(db: Any) -> Ticket:
         ticket = ticket_for(db, ticket_id, viewer)
@@ -95,60 +94,60 @@ def get_ticket(ticket_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
 
 
 @router.patch("/{ticket_id}", responses=ERRORS)
-def patch_ticket(ticket_id: Id, body: TicketPatch, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
+def patch_ticket(ticket_id: PathId, body: TicketPatch, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
     """Change descriptive fields (not the state, owner or SLA fields)."""
     fields = _fields(body)
     return runtime.database.write(lambda db: intake.edit_ticket(db, ticket_id, fields, viewer, runtime.rules, _now()))
 
 
 @router.post("/{ticket_id}/triage", responses=ERRORS)
-def triage_route(ticket_id: Id, body: TriageBody, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
+def triage_route(ticket_id: PathId, body: TriageBody, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
     """Accept or change the triage proposal; the ticket becomes 'triaged' and the choice is recorded."""
     chosen = body.model_dump(exclude_unset=True)
     return runtime.database.write(lambda db: triage.decide(db, ticket_id, chosen, viewer, runtime.rules, _now()))
 
 
 @router.post("/{ticket_id}/transitions", responses=ERRORS)
-def transition_route(ticket_id: Id, body: TransitionBody, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
+def transition_route(ticket_id: PathId, body: TransitionBody, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
     """Move the ticket to another state; 409 names the allowed moves when this one is not."""
     request = TransitionRequest(**{**body.model_dump(), "article_ids": tuple(body.article_ids)})
     return runtime.database.write(lambda db: transition(db, ticket_id, request, viewer, runtime.rules, _now()))
 
 
 @router.get("/{ticket_id}/events", responses=ERRORS)
-def events_route(ticket_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
+def events_route(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """The ticket's timeline: every change with actor, time, old and new values."""
     return runtime.database.read(lambda db: timeline_for(db, ticket_id, viewer))
 
 
 @router.get("/{ticket_id}/comments", responses=ERRORS)
-def comments_route(ticket_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
+def comments_route(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """Comments you may read (internal notes only for staff)."""
     return runtime.database.read(lambda db: activity.comments_for(db, ticket_id, viewer))
 
 
 @router.post("/{ticket_id}/comments", status_code=201, responses=ERRORS)
-def add_comment(ticket_id: Id, body: CommentBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+def add_comment(ticket_id: PathId, body: CommentBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Add a public comment or an internal note."""
     return runtime.database.write(
         lambda db: activity.add_comment(db, ticket_id, body.body, body.visibility, viewer, _now()))
 
 
 @router.get("/{ticket_id}/visits", responses=ERRORS)
-def visits_route(ticket_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
+def visits_route(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """On-site visits of the ticket."""
     return runtime.database.read(lambda db: activity.visits_for(db, ticket_id, viewer))
 
 
 @router.post("/{ticket_id}/visits", status_code=201, responses=ERRORS)
-def schedule_visit(ticket_id: Id, body: VisitBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+def schedule_visit(ticket_id: PathId, body: VisitBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Schedule an on-site visit: time, place, engineer, tools and spare parts."""
     visit = {**body.model_dump(), "scheduled_at": body.scheduled_at.isoformat()}
     return runtime.database.write(lambda db: activity.schedule_visit(db, ticket_id, visit, viewer, _now()))
 
 
 @router.patch("/{ticket_id}/visits/{visit_id}", responses=ERRORS)
-def record_visit(ticket_id: Id, visit_id: Id, body: VisitOutcome, runtime: RuntimeDep,
+def record_visit(ticket_id: PathId, visit_id: PathId, body: VisitOutcome, runtime: RuntimeDep,
                  viewer: ViewerDep) -> dict[str, Any]:
     """Record the outcome, service record and the customer's sign-off."""
     outcome = {**body.model_dump(exclude_unset=True), "signed_at": iso_or_none(body.signed_at)}
@@ -157,34 +156,34 @@ def record_visit(ticket_id: Id, visit_id: Id, body: VisitOutcome, runtime: Runti
 
 
 @router.post("/{ticket_id}/survey", status_code=201, responses=ERRORS)
-def survey_route(ticket_id: Id, body: SurveyBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+def survey_route(ticket_id: PathId, body: SurveyBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """The customer's satisfaction (1–5) and comment, once the ticket is closed."""
     return runtime.database.write(
         lambda db: activity.record_survey(db, ticket_id, body.score, body.comment, viewer, _now()))
 
 
 @router.post("/{ticket_id}/solved-by", status_code=201, responses=ERRORS)
-def solved_by(ticket_id: Id, body: SolvedByBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+def solved_by(ticket_id: PathId, body: SolvedByBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """'This solved it': link an article to the ticket as its solution (feeds the article's ranking signal)."""
     return runtime.database.write(
         lambda db: activity.link_solving_article(db, ticket_id, body.article_id, viewer, _now()))
 
 
 @router.get("/{ticket_id}/followups", responses=ERRORS)
-def followups_route(ticket_id: Id, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
+def followups_route(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """Follow-up calls (回访) planned and made."""
     return runtime.database.read(lambda db: activity.followups_for(db, ticket_id, viewer))
 
 
 @router.post("/{ticket_id}/followups", status_code=201, responses=ERRORS)
-def schedule_followup(ticket_id: Id, body: FollowupBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
+def schedule_followup(ticket_id: PathId, body: FollowupBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Schedule a follow-up call."""
     return runtime.database.write(lambda db: activity.schedule_followup(
         db, ticket_id, body.due_at.isoformat(), body.assignee, viewer, _now()))
 
 
 @router.post("/{ticket_id}/followups/{followup_id}/done", responses=ERRORS)
-def followup_done(ticket_id: Id, followup_id: Id, body: FollowupDone, runtime: RuntimeDep,
+def followup_done(ticket_id: PathId, followup_id: PathId, body: FollowupDone, runtime: RuntimeDep,
                   viewer: ViewerDep) -> dict[str, Any]:
     """Record that the follow-up call was made."""
     return runtime.database.write(

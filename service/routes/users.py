@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from kb import users
@@ -13,12 +13,11 @@ from kb.errors import NotFound
 from kb.permissions import ROLES
 from kb.visibility import Viewer
 from service.deps import RuntimeDep, ViewerDep
-from service.schemas import ErrorBody
+from service.schemas import ErrorBody, PathId
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 404: {"model": ErrorBody},
                                            409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
-Id = Annotated[int, Path(ge=1, le=2**62)]
 
 
 class TokenBody(BaseModel):
@@ -65,7 +64,7 @@ def new_token(body: TokenBody, viewer: ViewerDep, runtime: RuntimeDep) -> dict[s
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204, responses=ERRORS)
-def revoke(token_id: Id, viewer: ViewerDep, runtime: RuntimeDep) -> None:
+def revoke(token_id: PathId, viewer: ViewerDep, runtime: RuntimeDep) -> None:
     """Revoke one of your tokens (admins: anyone's)."""
     owner = None if viewer.can("users.admin") else viewer.name
     runtime.database.write(lambda db: users.revoke_token(db, token_id, owner, _now()))
