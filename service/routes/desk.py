@@ -110,7 +110,7 @@ def add_rule(body: RuleBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str
 
 @router.get("/sla/policies")
 def policies(runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
-    """Response and resolution targets per priority (business minutes) and the business calendar."""
+    """Response and resolution targets per priority (business minutes), with the calendar's time zone and hours."""
     calendar = runtime.rules.calendar
     return [{**asdict(p), "timezone": calendar.timezone, "hours": f"{calendar.opens:%H:%M}-{calendar.closes:%H:%M}"}
             for p in runtime.database.read(sla.all_policies)]
