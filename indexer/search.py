@@ -13,7 +13,7 @@ from indexer.analysis import CODE, highlight_terms, index_terms, latin_share, no
 from indexer.fusion import ranked, zscore_fusion
 from indexer.highlight import make_snippet
 from indexer.index import SearchIndex
-from kb.article_workflow import searchable_articles_by_id
+from kb.article_access import searchable_articles_by_id
 from kb.effectiveness import boosts_for
 from kb.tickets import indexable_tickets_by_id
 from kb.visibility import Viewer

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from kb.article_workflow import decode, front_matter
+from kb.article_access import decode
+from kb.article_workflow import front_matter
 from kb.articles import STATUSES
 from kb.db import Database
 from kb.errors import InvalidInput

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from kb import outbox
+from kb.article_access import CURATOR_ROLES, decode, staff_article, visibility_clause, visible_article
 from kb.articles import AUDIENCES, LANGUAGES, MAX_BODY_CHARS, SLUG_PATTERN, get_article, review_date
 from kb.audit import events_for, record_event
 from kb.desk import iso
@@ -29,8 +29,6 @@ from kb.visibility import Viewer
 WRITER_ROLES = PERMISSIONS["articles.write"]
 REVIEWER_ROLES = PERMISSIONS["articles.review"]
 EDITOR_ROLES = tuple(r for r in WRITER_ROLES if r != "agent")  # may take a published article back to draft
-# Roles that see every draft (besides reviewers); other writers see the drafts they own.
-CURATOR_ROLES = ("kb_author", "kb_reviewer", "manager", "admin")
 # A published article without a review-by date gets one this many days after publishing.
 REVIEW_INTERVAL_DAYS = 180
 EDITABLE_FIELDS = ("title", "body", "product", "category", "tags", "language", "audience", "owner", "review_by")
@@ -73,70 +71,6 @@ class MoveRequest:
     to: str
     comment: str | None = None
     reviewer: str | None = None
-
-
-# ---------------------------------------------------------------- who sees what
-
-
-def can_see(article: dict[str, Any], viewer: Viewer) -> bool:
-    """Published: public ones for all, internal for staff. Archived: staff. Drafts: their owner,
-    authors and reviewers."""
-    if article["status"] == "published":
-        return article["audience"] == "public" or viewer.can("articles.read.internal")
-    if article["status"] == "archived":
-        return viewer.can("articles.read.internal")
-    return sees_all_drafts(viewer) or (viewer.can("articles.write") and article.get("owner") == viewer.name)
-
-
-def sees_all_drafts(viewer: Viewer) -> bool:
-    """KB authors, reviewers, managers and admins see every draft and article in review."""
-    return viewer.role in CURATOR_ROLES or viewer.can("articles.review")
-
-
-def visible_article(db: sqlite_utils.Database, article_id: int, viewer: Viewer) -> dict[str, Any]:
-    """The article if the viewer may see it; NotFound otherwise (no existence leak)."""
-    try:
-        article = get_article(db, article_id)
-    except NotFound:
-        article = None
-    if article is None or not can_see(article, viewer):
-        raise NotFound(f"article {article_id} does not exist")
-    return article
-
-
-def staff_article(db: sqlite_utils.Database, article_id: int, viewer: Viewer) -> dict[str, Any]:
-    """Like `visible_article`, for staff-only views (versions, history, effectiveness)."""
-    if not viewer.can("articles.read.internal"):
-        raise NotFound(f"article {article_id} does not exist")
-    return visible_article(db, article_id, viewer)
-
-
-def searchable_articles_by_id(db: sqlite_utils.Database, article_ids: Iterable[int],
-                              viewer: Viewer) -> dict[int, dict[str, Any]]:
-    """The given articles a search may show this viewer: published ones, and drafts for their authors."""
-    ids = list(dict.fromkeys(article_ids))
-    if not ids:
-        return {}
-    rows = db.execute(f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})"
-                      " AND status != 'archived'", ids).fetchall()
-    found = (decode(dict(row)) for row in rows)
-    return {article["id"]: article for article in found if can_see(article, viewer)}
-
-
-def decode(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored article row with its tags as a list."""
-    return {**row, "tags": json.loads(row.get("tags") or "[]")}
-
-
-def visibility_clause(viewer: Viewer) -> tuple[str, list[Any]]:
-    """SQL condition and parameters limiting an article query to what the viewer may see."""
-    if sees_all_drafts(viewer):
-        return "1 = 1", []
-    shown = "(status IN ('published', 'archived'))" if viewer.can("articles.read.internal") else \
-        "(status = 'published' AND audience = 'public')"
-    if viewer.can("articles.write"):
-        return f"({shown} OR owner = ?)", [viewer.name]
-    return shown, []
 
 
 # ---------------------------------------------------------------- moves

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from kb.article_workflow import decode, staff_article, visible_article
+from kb.article_access import decode, staff_article, visible_article
 from kb.desk import iso
 from kb.errors import InvalidInput
 from kb.ticket_access import visible_ticket

@@ -15,6 +15,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from indexer import sync
 from kb import article_workflow as workflow
+from kb.article_access import searchable_articles_by_id
 from kb.article_io import export_article_folder
 from kb.articles import STATUSES
 from kb.clock import parse_iso
@@ -328,7 +329,7 @@ def test_visibility_per_role(database: Database, status: str, audience: str, exp
             assert article["id"] not in [a["id"] for a in listed[0]]
             continue
         seen.add(label)
-        searchable = database.read(lambda db, v=viewer: workflow.searchable_articles_by_id(db, [article["id"]], v))
+        searchable = database.read(lambda db, v=viewer: searchable_articles_by_id(db, [article["id"]], v))
         assert (article["id"] in searchable) == (status != "archived")
     assert seen == expected
 

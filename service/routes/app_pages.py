@@ -14,6 +14,7 @@ from indexer.markdown import render_html
 from indexer.search import suggest
 from kb import activity, triage
 from kb import article_workflow as workflow
+from kb.article_access import staff_article
 from kb.articles import get_article_by_slug
 from kb.effectiveness import record_signal
 from kb.errors import NotFound
@@ -199,7 +200,7 @@ def versions_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerD
         return to_sign_in(request)
 
     def read(db: Any) -> dict[str, Any]:
-        return {"article": workflow.staff_article(db, article_id, viewer),
+        return {"article": staff_article(db, article_id, viewer),
                 "versions": workflow.list_versions(db, article_id, viewer)}
 
     return render(request, "versions.html", viewer, **runtime.database.read(read))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from indexer import knowledge
-from kb.article_workflow import can_see
+from kb.article_access import can_see
 from kb.effectiveness import stale_articles
 from kb.errors import NotFound
 from kb.visibility import Viewer
