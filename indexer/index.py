@@ -153,17 +153,21 @@ class SearchIndex:
                 self.keywords[kind].remove(chunk_id)
                 self.chunk_entity[kind].pop(chunk_id, None)
         self._add_keywords(kind, sorted(db_ids - self.keywords[kind].ids()))
-        changed = 0
-        for space in self.spaces:
-            wanted = db_ids if not space.min_latin_share else self.database.read(
-                lambda db: sync.chunk_ids(db, kind, space.min_latin_share))
-            missing, extra = sync.missing_and_extra(wanted, space.store.ids(kind).tolist())
+        plan = [(space, *sync.missing_and_extra(self._wanted(space, kind, db_ids), space.store.ids(kind).tolist()))
+                for space in self.spaces]
+        total = sum(len(missing) for _, missing, _ in plan)  # one progress bar over every space
+        for space, missing, extra in plan:
             with self.search_lock:
                 space.store.remove(kind, np.asarray(extra, dtype=np.int64))
             for start in range(0, len(missing), EMBED_BATCH * 8):
-                self._add_vectors(space, kind, missing[start:start + EMBED_BATCH * 8], len(missing), progress)
-            changed += len(missing) + len(extra)
-        return changed
+                self._add_vectors(space, kind, missing[start:start + EMBED_BATCH * 8], total, progress)
+        return sum(len(missing) + len(extra) for _, missing, extra in plan)
+
+    def _wanted(self, space: DenseSpace, kind: str, db_ids: set[int]) -> set[int]:
+        """The chunks a space should hold: all of them, or only those with enough Latin text."""
+        if not space.min_latin_share:
+            return db_ids
+        return self.database.read(lambda db: sync.chunk_ids(db, kind, space.min_latin_share))
 
     def _add_keywords(self, kind: str, ids: list[int]) -> None:
         for start in range(0, len(ids), 5000):
@@ -180,7 +184,7 @@ class SearchIndex:
         with self.search_lock:
             space.store.add(kind, np.asarray([r[0] for r in rows], dtype=np.int64), vectors)
         if progress:
-            progress(len(rows), total * len(self.spaces))
+            progress(len(rows), total)
 
     def _save(self, space: DenseSpace, through: int) -> Manifest:
         """Save one space's vectors atomically with a manifest naming the outbox row they include."""
