@@ -46,6 +46,15 @@ class SignInRefused(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in attempt: the person, or why not (returned, not raised, so that the
+    failure count is committed with the attempt)."""
+
+    viewer: Viewer | None
+    refused: SignInRefused | None = None
+
+
 def create_user(db: sqlite_utils.Database, username: str, display_name: str, role: str, password: str | None,
                 now: datetime, organisation: str | None = None) -> dict[str, Any]:
     """Add a user; a password is needed to sign in on the web (API tokens work without one)."""
@@ -99,21 +108,24 @@ def viewer_for(db: sqlite_utils.Database, username: str) -> Viewer:
                   permissions=permissions)
 
 
-def check_password(db: sqlite_utils.Database, username: str, password: str, now: datetime,
-                   lockout: Lockout) -> Viewer:
-    """Sign-in check with lockout: after `max_failures` wrong passwords the account waits, doubling each time."""
+def attempt_sign_in(db: sqlite_utils.Database, username: str, password: str, now: datetime,
+                    lockout: Lockout) -> SignIn:
+    """Sign-in check with lockout: after `max_failures` wrong passwords the account waits, doubling each time.
+
+    Returns the outcome instead of raising, so the caller's transaction keeps the failure count.
+    """
     row = db.execute("SELECT * FROM users WHERE username = ? AND active = 1", [username]).fetchone()
     if row is None or not row["password_hash"]:
         _HASHER.hash(password)  # same work whether or not the name exists
-        raise SignInRefused("wrong user name or password")
+        return SignIn(None, SignInRefused("wrong user name or password"))
     if row["locked_until"] and parse_iso(row["locked_until"]) > now:
         wait = int((parse_iso(row["locked_until"]) - now).total_seconds()) + 1
-        raise SignInRefused(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
+        return SignIn(None, SignInRefused(f"too many failed sign-ins; try again in {wait} s", retry_after=wait))
     if not _matches(row["password_hash"], password):
         _record_failure(db, row, now, lockout)
-        raise SignInRefused("wrong user name or password")
+        return SignIn(None, SignInRefused("wrong user name or password"))
     db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?", [username])
-    return viewer_for(db, username)
+    return SignIn(viewer_for(db, username))
 
 
 def _matches(password_hash: str, password: str) -> bool:

@@ -52,10 +52,20 @@ def _token_viewer(database, header: str) -> Viewer:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("use 'Authorization: Bearer <token>' (create one with `casewise create-token`)")
-    username = database.read(lambda db: user_for_token(db, token.strip()))
+    viewer = database.read(lambda db: _token_holder(db, token.strip()))  # one snapshot, per request
+    if viewer is None:
+        raise Unauthorized("the token is unknown or revoked, or its account is disabled")
+    return viewer
+
+
+def _token_holder(db, token: str) -> Viewer | None:
+    username = user_for_token(db, token)
     if username is None:
-        raise Unauthorized("the token is unknown or revoked")
-    return _viewer(database, username)
+        return None
+    try:
+        return viewer_for(db, username)
+    except NotFound:
+        return None
 
 
 def _viewer(database, username: str) -> Viewer:

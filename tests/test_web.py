@@ -355,3 +355,24 @@ def test_knowledge_upkeep_and_versions_pages(served, browser) -> None:
     page.goto(draft_path.replace("/edit", "/versions"))
     page.wait_for_function("document.querySelectorAll('#diff tbody tr').length > 0")
     page.context.close()
+
+
+def test_repeated_wrong_passwords_lock_the_account_with_retry_after(served) -> None:
+    import httpx
+
+    url, _ = served
+    with httpx.Client(base_url=url) as client:
+        statuses = []
+        for _ in range(6):
+            form = client.get("/login").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+            response = client.post("/login", data={"username": "tom.becker", "password": "wrong password",
+                                                   "csrf_token": token})
+            statuses.append(response.status_code)
+        assert statuses == [401, 401, 401, 401, 401, 429] and int(response.headers["retry-after"]) > 0
+        form = client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        locked = client.post("/login", data={"username": "tom.becker", "password": PASSWORD, "csrf_token": token})
+        assert locked.status_code == 429, "the right password waits out the lockout too"
+        forged = client.post("/login", data={"username": "gu.ling", "password": PASSWORD, "csrf_token": "forged"})
+        assert forged.status_code == 403

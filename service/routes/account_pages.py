@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kb.users import Lockout, SignInRefused, check_password, close_session, open_session
+from kb.users import Lockout, attempt_sign_in, close_session, open_session
 from service.auth import SESSION_COOKIE, check_form_csrf
 from service.deps import OptionalViewerDep, RuntimeDep
 from service.i18n import LANG_COOKIE, LANGUAGES
@@ -57,9 +57,9 @@ def login(request: Request, runtime: RuntimeDep, username: Annotated[str, Form(m
     settings = runtime.settings
     lockout = Lockout(settings.login_max_failures, settings.login_lockout_seconds)
     now = datetime.now(UTC)
-    try:
-        runtime.database.write(lambda db: check_password(db, username.strip(), password, now, lockout))
-    except SignInRefused as refused:
+    outcome = runtime.database.write(lambda db: attempt_sign_in(db, username.strip(), password, now, lockout))
+    if outcome.refused is not None:
+        refused = outcome.refused
         retry = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
         return _login_form(request, next, str(refused), 429 if refused.retry_after else 401, retry)
     lifetime = timedelta(hours=settings.session_hours)
