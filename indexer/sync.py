@@ -21,7 +21,8 @@ from kb import outbox
 from kb.articles import get_article, is_indexed
 from kb.db import Database
 from kb.errors import NotFound
-from kb.tickets import get_ticket, is_indexable
+from kb.ticket_changes import load_ticket
+from kb.tickets import is_indexable
 
 CHUNKED_THROUGH = "chunked_through"
 CHUNKER_VERSION_KEY = "chunker_version"
@@ -79,7 +80,7 @@ def rewrite_chunks(db: sqlite_utils.Database, entity_type: str, entity_id: int) 
 def _chunks_for(db: sqlite_utils.Database, entity_type: str, entity_id: int) -> list[Chunk]:
     try:
         if entity_type == "ticket":
-            ticket = get_ticket(db, entity_id)
+            ticket = load_ticket(db, entity_id)
             return ticket_chunks(ticket) if is_indexable(ticket) else []
         article = get_article(db, entity_id)
         return article_chunks(article) if is_indexed(article) else []

@@ -153,8 +153,3 @@ def load_desk(db: sqlite_utils.Database, config: dict[str, Any]) -> None:
         db.execute("DELETE FROM assignment_rules")
         for rule in config["rules"]:
             add_rule(db, rule["team"], rule.get("product"), rule.get("category"))
-
-
-def is_member_of(db: sqlite_utils.Database, username: str, team: str) -> bool:
-    """Whether a user belongs to a team."""
-    return db.execute("SELECT 1 FROM members WHERE username = ? AND team = ?", [username, team]).fetchone() is not None

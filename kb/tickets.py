@@ -11,8 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from kb.clock import now_iso, parse_iso
-from kb.errors import NotFound
-from kb.ticket_changes import insert_ticket
+from kb.ticket_changes import decode, insert_ticket
 from kb.visibility import Viewer
 
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -207,14 +206,6 @@ def _insert_imported(
     insert_ticket(db, row, Viewer(name=actor, role="system"), now, action="imported")
 
 
-def get_ticket(db: sqlite_utils.Database, ticket_id: int) -> dict[str, Any]:
-    """One ticket as a dict; NotFound if it does not exist."""
-    row = db.execute("SELECT * FROM tickets WHERE id = ?", [ticket_id]).fetchone()
-    if row is None:
-        raise NotFound(f"ticket {ticket_id} does not exist")
-    return _decode(dict(row))
-
-
 def indexable_tickets_by_id(
     db: sqlite_utils.Database, ticket_ids: Iterable[int]
 ) -> dict[int, dict[str, Any]]:
@@ -228,14 +219,9 @@ def indexable_tickets_by_id(
         f"SELECT * FROM tickets WHERE id IN ({marks}) AND status IN ({statuses})",
         [*ids, *INDEXABLE_STATUSES],
     ).fetchall()
-    return {row["id"]: _decode(dict(row)) for row in rows}
+    return {row["id"]: decode(dict(row)) for row in rows}
 
 
 def is_indexable(ticket: Mapping[str, Any]) -> bool:
     """Whether a ticket's solution belongs in the suggestion index."""
     return ticket["status"] in INDEXABLE_STATUSES
-
-
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    row["error_codes"] = json.loads(row.get("error_codes") or "[]")
-    return row
