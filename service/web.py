@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from kb.clock import parse_iso
 from kb.users import get_user
 from kb.visibility import Viewer
 from service.i18n import client_messages, field_label, label, language_of, translator
@@ -23,10 +24,22 @@ def render(request: Request, template: str, viewer: Viewer | None, status_code: 
     name = None
     if viewer is not None:
         name = request.app.state.runtime.database.read(lambda db: get_user(db, viewer.name))["display_name"]
+    zone = request.app.state.runtime.rules.calendar.zone
     return templates.TemplateResponse(request, template, {
+        "local": lambda value: _local_time(value, zone),
         "lang": lang, "t": translator(lang), "label": lambda v: label(v, lang), "fname": lambda f: field_label(f, lang), "messages": client_messages(lang),
         "viewer": viewer, "display_name": name, "csrf_token": getattr(request.state, "csrf_token", ""),
         **context}, status_code=status_code)
+
+
+def _local_time(value: str | None, zone: Any) -> str:
+    """A stored UTC time as the desk's local 'YYYY-MM-DD HH:MM'."""
+    if not value:
+        return ""
+    try:
+        return parse_iso(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return value
 
 
 def to_sign_in(request: Request) -> RedirectResponse:

@@ -95,13 +95,22 @@ def ticket_page(request: Request, runtime: RuntimeDep, viewer: OptionalViewerDep
             "ticket": ticket, "events": timeline_for(db, ticket_id, viewer),
             "comments": activity.comments_for(db, ticket_id, viewer),
             "visits": activity.visits_for(db, ticket_id, viewer),
-            "moves": allowed_moves(db, ticket["status"], viewer.role),
+            "moves": sorted(allowed_moves(db, ticket["status"], viewer.role), key=_move_order),
             "triage": triage.get_proposal(db, ticket_id) if viewer.is_staff else None,
             "teams": list_teams(db) if viewer.is_staff else [],
         }
 
     data = runtime.database.read(read)
     return render(request, "ticket.html", viewer, waiting_reasons=WAITING_REASONS, **data)
+
+
+# Forward moves first; giving up on a ticket (merge, cancel) last.
+MOVE_ORDER = ("triaged", "assigned", "in_progress", "waiting", "escalated", "resolved", "closed", "reopened",
+              "merged", "cancelled")
+
+
+def _move_order(move: Any) -> int:
+    return MOVE_ORDER.index(move.to_status) if move.to_status in MOVE_ORDER else len(MOVE_ORDER)
 
 
 @router.get("/articles/{slug}", response_class=HTMLResponse)
