@@ -29,6 +29,8 @@ class KeywordIndex:
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         # (lengths, alive, length normaliser) as arrays; rebuilt lazily after a change
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # per term: live rows and their BM25 contributions, valid until the next change
+        self._weights: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._dead = 0
         self._total_length = 0
         self._live = 0
@@ -50,7 +52,7 @@ class KeywordIndex:
             self._pending[term].append((row, tf))
         self._total_length += len(terms)
         self._live += 1
-        self._arrays = None
+        self._changed()
 
     def add_many(self, items: Iterable[tuple[int, list[str]]]) -> None:
         """Index many chunks."""
@@ -66,7 +68,12 @@ class KeywordIndex:
         self._total_length -= self._lengths[row]
         self._live -= 1
         self._dead += 1
+        self._changed()
+
+    def _changed(self) -> None:
+        """Lengths, document frequencies and the average length moved: cached scores are stale."""
         self._arrays = None
+        self._weights = {}
 
     def ids(self) -> set[int]:
         """Chunk ids currently indexed."""
@@ -87,22 +94,30 @@ class KeywordIndex:
 
     def _scores(self, terms: list[str]) -> np.ndarray:
         self._compact_postings()
-        _, alive, norm = self._cached_arrays()
         scores = np.zeros(len(self._ids), dtype=np.float32)
         for term in terms:
-            posting = self._postings.get(term)
-            if posting is None:
-                continue
-            rows, tfs = posting
-            if self._dead:
-                keep = alive[rows]
-                rows, tfs = rows[keep], tfs[keep]
-            df = len(rows)
-            if df == 0:
-                continue
-            idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
-            scores[rows] += idf * tfs * (K1 + 1) / (tfs + norm[rows])
+            weighted = self._weights.get(term)
+            if weighted is None:
+                weighted = self._weights[term] = self._term_weights(term)
+            rows, contributions = weighted
+            scores[rows] += contributions
         return scores
+
+    def _term_weights(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """A term's live rows and BM25 contributions (computed once per index state, reused by queries)."""
+        posting = self._postings.get(term)
+        if posting is None:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        _, alive, norm = self._cached_arrays()
+        rows, tfs = posting
+        if self._dead:
+            keep = alive[rows]
+            rows, tfs = rows[keep], tfs[keep]
+        df = len(rows)
+        if df == 0:
+            return rows, tfs
+        idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
+        return rows, (idf * tfs * (K1 + 1) / (tfs + norm[rows])).astype(np.float32)
 
     def _cached_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._arrays is None:
