@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from kb.visibility import Viewer
-from service.auth import Unauthorized, viewer_from_request
+from service.auth import Unauthorized, cached_token_viewer, viewer_from_request
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -22,9 +23,9 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def current_viewer(request: Request) -> Viewer:
+async def current_viewer(request: Request) -> Viewer:
     """The signed-in person (token or session); 401 when there is none."""
-    viewer = viewer_from_request(request)
+    viewer = cached_token_viewer(request) or await run_in_threadpool(viewer_from_request, request)
     if viewer is None:
         raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
     return viewer

@@ -12,6 +12,7 @@ from indexer.index import Progress, SearchIndex
 from kb.calendar import parse_calendar
 from kb.db import Database
 from kb.desk import DeskRules
+from service.auth import TokenCache
 from service.ratelimit import RateLimiter
 from service.settings import Settings
 
@@ -26,11 +27,13 @@ class Runtime:
     search_pool: ThreadPoolExecutor = field(init=False)
     rules: DeskRules = field(init=False)
     suggest_limiter: RateLimiter = field(init=False)
+    token_cache: TokenCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.search_pool = ThreadPoolExecutor(self.settings.max_concurrent_encodes, "casewise-search")
         self.rules = desk_rules(self.settings)
         self.suggest_limiter = RateLimiter(self.settings.suggest_rate_per_minute, "CASEWISE_SUGGEST_RATE_PER_MINUTE")
+        self.token_cache = TokenCache(self.settings.token_cache_seconds)
 
     def close(self) -> None:
         """Stop the search threads and close the database connections."""

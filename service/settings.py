@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         60, ge=1, description="First lockout; it doubles with each further failure, up to one hour.")
     suggest_rate_per_minute: int = Field(
         240, ge=1, description="Suggestion requests one user may make per minute (429 with Retry-After above).")
+    token_cache_seconds: float = Field(
+        5, ge=0, le=300, description="How long a checked API token is trusted without a database lookup; a "
+        "revoked token or disabled account stops working within this time (0: check every request).")
     query_timeout_seconds: float = Field(
         10, gt=0, description="Longest a suggestion query may run before it is abandoned (503).")
 
