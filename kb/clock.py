@@ -3,6 +3,11 @@
 from datetime import UTC, datetime
 
 
+def utc_now() -> datetime:
+    """The current moment (aware, UTC)."""
+    return datetime.now(UTC)
+
+
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with seconds precision."""
     return datetime.now(UTC).isoformat(timespec="seconds")

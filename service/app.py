@@ -50,6 +50,7 @@ COMMON_ERRORS = {
     401: "No valid token or session: send 'Authorization: Bearer <token>' or sign in.",
     403: "Visible to you, but not yours to change (or a missing CSRF token).",
     404: "Does not exist, or you may not see it.",
+    409: "Not allowed in the current state (the detail names the allowed moves), or it conflicts with stored data.",
     413: "The request body is over CASEWISE_MAX_BODY_BYTES.",
     422: "Invalid input; the detail names each field and what to fix.",
     429: "Over a per-user rate limit; see Retry-After.",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from kb import users
+from kb.clock import utc_now
 from kb.permissions import ROLES
 from service.cli_common import user_errors
 from service.runtime import open_database
@@ -29,7 +29,7 @@ def create_user(
 ) -> None:
     """Create an account; the password (10+ characters) is prompted for unless given on stdin."""
     password = None if no_password else _read_password(password_stdin)
-    user = _write(lambda db: users.create_user(db, username, name or username, role, password, _now(), organisation))
+    user = _write(lambda db: users.create_user(db, username, name or username, role, password, utc_now(), organisation))
     out.print(f"created {user['username']} ({user['role']})")
 
 
@@ -38,14 +38,14 @@ def create_token(
     name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
 ) -> None:
     """Print a new API token for an account (shown once; stored only hashed)."""
-    token_id, token = _write(lambda db: users.create_token(db, username, name, _now()))
+    token_id, token = _write(lambda db: users.create_token(db, username, name, utc_now()))
     Console(stderr=True).print(f"token {token_id} for {username}; send it as 'Authorization: Bearer <token>'")
     out.print(token, highlight=False)
 
 
 def revoke_token(token_id: Annotated[int, typer.Argument(help="The token's id (GET /api/v1/me/tokens).")]) -> None:
     """Revoke an API token."""
-    _write(lambda db: users.revoke_token(db, token_id, None, _now()))
+    _write(lambda db: users.revoke_token(db, token_id, None, utc_now()))
     out.print(f"token {token_id} revoked")
 
 
@@ -82,7 +82,3 @@ def _write(fn):
             return database.write(fn)
         finally:
             database.close()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

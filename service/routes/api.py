@@ -24,8 +24,7 @@ from service.schemas import (
 )
 
 router = APIRouter()
-ERRORS = {401: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody},
-          429: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+TIMEOUT = {503: {"model": ErrorBody, "description": "The query ran past CASEWISE_QUERY_TIMEOUT_SECONDS."}}
 
 
 @router.get("/healthz", response_model=Health, tags=["ops"])
@@ -38,7 +37,7 @@ def healthz(runtime: RuntimeDep) -> Health:
                   vectors=counts, pending_outbox=index.pending_outbox())
 
 
-@router.post("/api/v1/suggest", response_model=SuggestResponse, responses=ERRORS, tags=["search"])
+@router.post("/api/v1/suggest", response_model=SuggestResponse, responses=TIMEOUT, tags=["search"])
 async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: SettingsDep,
                         viewer: ViewerDep) -> SuggestResponse:
     """Similar resolved cases and the best section of matching articles for a problem text."""
@@ -70,7 +69,7 @@ async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: Set
                            articles=[_article(h) for h in found.articles], took_ms=round(took, 2))
 
 
-@router.post("/api/v1/preview", response_model=PreviewResponse, responses=ERRORS, tags=["knowledge base"])
+@router.post("/api/v1/preview", response_model=PreviewResponse, tags=["knowledge base"])
 def preview(body: PreviewRequest, viewer: ViewerDep) -> PreviewResponse:
     """Markdown rendered exactly as an article page renders it (raw HTML shown as text, unsafe links dropped)."""
     return PreviewResponse(html=render_html(body.markdown))

@@ -15,15 +15,13 @@ from starlette.exceptions import HTTPException
 from kb import activity
 from kb.errors import InvalidInput
 from service.deps import RuntimeDep, ViewerDep
-from service.schemas import ErrorBody, PathId
+from service.schemas import PathId
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
-ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 413: {"model": ErrorBody},
-                                           422: {"model": ErrorBody}}
 CHUNK = 1 << 20
 
 
-@router.post("/{ticket_id}/attachments", status_code=201, responses=ERRORS)
+@router.post("/{ticket_id}/attachments", status_code=201)
 async def upload(ticket_id: PathId, file: UploadFile, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Attach a file (multipart field `file`; at most CASEWISE_MAX_ATTACHMENT_BYTES)."""
     runtime.database.read(lambda db: activity.attachments_for(db, ticket_id, viewer))  # 404 before any write
@@ -59,13 +57,13 @@ async def _save(file: UploadFile, target, limit: int) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-@router.get("/{ticket_id}/attachments", responses=ERRORS)
+@router.get("/{ticket_id}/attachments")
 def list_attachments(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """The ticket's attachments: name, size, type, checksum, who added them and when."""
     return runtime.database.read(lambda db: activity.attachments_for(db, ticket_id, viewer))
 
 
-@router.get("/{ticket_id}/attachments/{attachment_id}", responses=ERRORS, response_class=FileResponse)
+@router.get("/{ticket_id}/attachments/{attachment_id}", response_class=FileResponse)
 def download(ticket_id: PathId, attachment_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> FileResponse:
     """The file itself, always as a download (never rendered inline)."""
     row = runtime.database.read(lambda db: activity.get_attachment(db, ticket_id, attachment_id, viewer))

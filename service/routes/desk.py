@@ -15,10 +15,8 @@ from kb.lifecycle_defaults import WAITING_REASONS
 from kb.sla_watch import check_sla
 from kb.visibility import Viewer
 from service.deps import RuntimeDep, ViewerDep
-from service.schemas import ErrorBody
 
 router = APIRouter(prefix="/api/v1", tags=["desk"])
-ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
@@ -71,14 +69,14 @@ def _manager(viewer: Viewer) -> None:
         raise NotFound("desk settings are for managers and admins")
 
 
-@router.get("/teams", responses=ERRORS)
+@router.get("/teams")
 def list_teams(runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """Teams by tier, with members, skills and hours (staff only)."""
     _staff(viewer)
     return runtime.database.read(teams.list_teams)
 
 
-@router.put("/teams/{name}", responses=ERRORS)
+@router.put("/teams/{name}")
 def put_team(name: str, body: TeamBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Create or change a team."""
     _manager(viewer)
@@ -92,7 +90,7 @@ def put_team(name: str, body: TeamBody, runtime: RuntimeDep, viewer: ViewerDep) 
     return runtime.database.read(lambda db: teams.get_team(db, name))
 
 
-@router.put("/members/{username}", responses=ERRORS)
+@router.put("/members/{username}")
 def put_member(username: str, body: MemberBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Create or change a team member."""
     _manager(viewer)
@@ -100,7 +98,7 @@ def put_member(username: str, body: MemberBody, runtime: RuntimeDep, viewer: Vie
     return runtime.database.read(lambda db: teams.get_member(db, username))
 
 
-@router.post("/assignment-rules", status_code=201, responses=ERRORS)
+@router.post("/assignment-rules", status_code=201)
 def add_rule(body: RuleBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Add a routing rule; the most specific matching rule wins."""
     _manager(viewer)
@@ -116,7 +114,7 @@ def policies(runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
             for p in runtime.database.read(sla.all_policies)]
 
 
-@router.put("/sla/policies/{priority}", responses=ERRORS)
+@router.put("/sla/policies/{priority}")
 def put_policy(priority: Literal["urgent", "high", "normal", "low"], body: PolicyBody, runtime: RuntimeDep,
                viewer: ViewerDep) -> dict[str, Any]:
     """Change the targets of a priority (applies to tickets registered from now on)."""
@@ -126,7 +124,7 @@ def put_policy(priority: Literal["urgent", "high", "normal", "low"], body: Polic
     return asdict(policy)
 
 
-@router.post("/sla/check", responses=ERRORS)
+@router.post("/sla/check")
 def run_sla_check(runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Check every open ticket now (the scheduler also does this every CASEWISE_SLA_CHECK_INTERVAL_SECONDS)."""
     _manager(viewer)

@@ -16,10 +16,8 @@ from kb.errors import NotFound
 from kb.visibility import Viewer
 from service.article_schemas import DuplicateOut, GapOut, GapReport
 from service.deps import RuntimeDep, ViewerDep
-from service.schemas import ErrorBody
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
-ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 Owner = Annotated[str | None, Query(max_length=100, description="Only this owner's articles; 'me' for yours.")]
 DRAFT_URL = "/api/v1/articles/from-tickets"
 
@@ -33,7 +31,7 @@ def _owner(owner: str | None, viewer: Viewer) -> str | None:
     return viewer.name if owner == "me" else owner
 
 
-@router.get("/gaps", response_model=GapReport, responses=ERRORS)
+@router.get("/gaps", response_model=GapReport)
 async def gaps_route(
     runtime: RuntimeDep, viewer: ViewerDep,
     days: Annotated[int, Query(ge=1, le=3650, description="Resolved in the last N days.")] = knowledge.GAP_DAYS,
@@ -59,7 +57,7 @@ def _gap(gap: knowledge.Gap) -> GapOut:
                   draft={"method": "POST", "url": DRAFT_URL, "body": {"ticket_ids": gap.ticket_ids}})
 
 
-@router.get("/stale", responses=ERRORS)
+@router.get("/stale")
 def stale_route(runtime: RuntimeDep, viewer: ViewerDep, owner: Owner = None,
                 today: Annotated[date | None, Query(description="Default: today (UTC).")] = None,
                 ) -> list[dict[str, Any]]:
@@ -69,7 +67,7 @@ def stale_route(runtime: RuntimeDep, viewer: ViewerDep, owner: Owner = None,
     return runtime.database.read(lambda db: stale_articles(db, day, _owner(owner, viewer)))
 
 
-@router.get("/duplicates", response_model=list[DuplicateOut], responses=ERRORS)
+@router.get("/duplicates", response_model=list[DuplicateOut])
 async def duplicates_route(
     runtime: RuntimeDep, viewer: ViewerDep, owner: Owner = None,
     min_cosine: Annotated[float, Query(gt=0, le=1)] = knowledge.DUPLICATE_MIN_COSINE,

@@ -20,10 +20,8 @@ from kb.metrics import compute_all, csv_text
 from kb.metrics_data import MetricFilter
 from kb.visibility import Viewer
 from service.deps import RuntimeDep, ViewerDep
-from service.schemas import ErrorBody
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
-ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 DEFAULT_DAYS = 28
 Name = Annotated[str | None, Query(max_length=100)]
 
@@ -58,7 +56,7 @@ def _params(start: date | None, end: date | None, team: str | None, engineer: st
             "category": category, "priority": priority, "channel": channel}
 
 
-@router.get("/metrics", responses=ERRORS)
+@router.get("/metrics")
 def metrics_json(
     runtime: RuntimeDep, viewer: ViewerDep,
     start: Annotated[date | None, Query(alias="from", ge=EARLIEST, le=LATEST, description="First local day (YYYY-MM-DD).")] = None,
@@ -71,7 +69,7 @@ def metrics_json(
     return _figures(runtime, viewer, _params(start, end, team, engineer, product, category, priority, channel))
 
 
-@router.get("/metrics.csv", responses={**ERRORS, 200: {"content": {"text/csv": {}}}})
+@router.get("/metrics.csv", responses={200: {"content": {"text/csv": {}}}})
 def metrics_csv(
     runtime: RuntimeDep, viewer: ViewerDep,
     start: Annotated[date | None, Query(alias="from", ge=EARLIEST, le=LATEST, description="First local day (YYYY-MM-DD).")] = None,

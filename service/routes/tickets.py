@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from indexer.triage import triage_proposal
 from kb import activity, intake, triage
+from kb.clock import utc_now
 from kb.effectiveness import record_suggested
 from kb.lifecycle import TransitionRequest, transition
 from kb.ticket_queries import TicketFilter, list_tickets, ticket_for, timeline_for
 from service.deps import RuntimeDep, ViewerDep
-from service.schemas import ErrorBody, PathId
+from service.schemas import PathId
 from service.ticket_schemas import (
     CommentBody,
     FollowupBody,
@@ -33,13 +33,7 @@ from service.ticket_schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 Ticket = dict[str, Any]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _fields(body: Any) -> dict[str, Any]:
@@ -50,13 +44,13 @@ def _fields(body: Any) -> dict[str, Any]:
     return values
 
 
-@router.post("", status_code=201, responses=ERRORS)
+@router.post("", status_code=201)
 async def create_ticket(body: TicketCreate, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
     """Register a ticket; Casewise proposes category, priority and team from the nearest resolved cases."""
     text = f"{body.title}\n{body.description or ''}"
     loop = asyncio.get_running_loop()
     proposal = await loop.run_in_executor(runtime.search_pool, triage_proposal, runtime.index, text)
-    fields, now = _fields(body), _now()
+    fields, now = _fields(body), utc_now()
 
     shown = [s["id"] for s in body.shown_suggestions or [] if s.get("kind") == "article" and isinstance(s.get("id"), int)]
 
@@ -70,7 +64,7 @@ async def create_ticket(body: TicketCreate, runtime: RuntimeDep, viewer: ViewerD
     return {**ticket, "triage_proposal": proposal}
 
 
-@router.get("", response_model=TicketPage, responses=ERRORS)
+@router.get("", response_model=TicketPage)
 def list_route(runtime: RuntimeDep, viewer: ViewerDep, status: State | None = None, team: str | None = None,
                assignee: str | None = None, breached: bool | None = None,
                q: Annotated[str | None, Query(max_length=200)] = None,
@@ -83,7 +77,7 @@ def list_route(runtime: RuntimeDep, viewer: ViewerDep, status: State | None = No
     return TicketPage(items=items, total=total, page=page, page_size=size)
 
 
-@router.get("/{ticket_id}", responses=ERRORS)
+@router.get("/{ticket_id}")
 def get_ticket(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
     """One ticket with the moves you may make and its triage proposal."""
     def read(db: Any) -> Ticket:
@@ -93,98 +87,98 @@ def get_ticket(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> Tic
     return runtime.database.read(read)
 
 
-@router.patch("/{ticket_id}", responses=ERRORS)
+@router.patch("/{ticket_id}")
 def patch_ticket(ticket_id: PathId, body: TicketPatch, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
     """Change descriptive fields (not the state, owner or SLA fields)."""
     fields = _fields(body)
-    return runtime.database.write(lambda db: intake.edit_ticket(db, ticket_id, fields, viewer, runtime.rules, _now()))
+    return runtime.database.write(lambda db: intake.edit_ticket(db, ticket_id, fields, viewer, runtime.rules, utc_now()))
 
 
-@router.post("/{ticket_id}/triage", responses=ERRORS)
+@router.post("/{ticket_id}/triage")
 def triage_route(ticket_id: PathId, body: TriageBody, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
     """Accept or change the triage proposal; the ticket becomes 'triaged' and the choice is recorded."""
     chosen = body.model_dump(exclude_unset=True)
-    return runtime.database.write(lambda db: triage.decide(db, ticket_id, chosen, viewer, runtime.rules, _now()))
+    return runtime.database.write(lambda db: triage.decide(db, ticket_id, chosen, viewer, runtime.rules, utc_now()))
 
 
-@router.post("/{ticket_id}/transitions", responses=ERRORS)
+@router.post("/{ticket_id}/transitions")
 def transition_route(ticket_id: PathId, body: TransitionBody, runtime: RuntimeDep, viewer: ViewerDep) -> Ticket:
     """Move the ticket to another state; 409 names the allowed moves when this one is not."""
     request = TransitionRequest(**{**body.model_dump(), "article_ids": tuple(body.article_ids)})
-    return runtime.database.write(lambda db: transition(db, ticket_id, request, viewer, runtime.rules, _now()))
+    return runtime.database.write(lambda db: transition(db, ticket_id, request, viewer, runtime.rules, utc_now()))
 
 
-@router.get("/{ticket_id}/events", responses=ERRORS)
+@router.get("/{ticket_id}/events")
 def events_route(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """The ticket's timeline: every change with actor, time, old and new values."""
     return runtime.database.read(lambda db: timeline_for(db, ticket_id, viewer))
 
 
-@router.get("/{ticket_id}/comments", responses=ERRORS)
+@router.get("/{ticket_id}/comments")
 def comments_route(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """Comments you may read (internal notes only for staff)."""
     return runtime.database.read(lambda db: activity.comments_for(db, ticket_id, viewer))
 
 
-@router.post("/{ticket_id}/comments", status_code=201, responses=ERRORS)
+@router.post("/{ticket_id}/comments", status_code=201)
 def add_comment(ticket_id: PathId, body: CommentBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Add a public comment or an internal note."""
     return runtime.database.write(
-        lambda db: activity.add_comment(db, ticket_id, body.body, body.visibility, viewer, _now()))
+        lambda db: activity.add_comment(db, ticket_id, body.body, body.visibility, viewer, utc_now()))
 
 
-@router.get("/{ticket_id}/visits", responses=ERRORS)
+@router.get("/{ticket_id}/visits")
 def visits_route(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """On-site visits of the ticket."""
     return runtime.database.read(lambda db: activity.visits_for(db, ticket_id, viewer))
 
 
-@router.post("/{ticket_id}/visits", status_code=201, responses=ERRORS)
+@router.post("/{ticket_id}/visits", status_code=201)
 def schedule_visit(ticket_id: PathId, body: VisitBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Schedule an on-site visit: time, place, engineer, tools and spare parts."""
     visit = {**body.model_dump(), "scheduled_at": body.scheduled_at.isoformat()}
-    return runtime.database.write(lambda db: activity.schedule_visit(db, ticket_id, visit, viewer, _now()))
+    return runtime.database.write(lambda db: activity.schedule_visit(db, ticket_id, visit, viewer, utc_now()))
 
 
-@router.patch("/{ticket_id}/visits/{visit_id}", responses=ERRORS)
+@router.patch("/{ticket_id}/visits/{visit_id}")
 def record_visit(ticket_id: PathId, visit_id: PathId, body: VisitOutcome, runtime: RuntimeDep,
                  viewer: ViewerDep) -> dict[str, Any]:
     """Record the outcome, service record and the customer's sign-off."""
     outcome = {**body.model_dump(exclude_unset=True), "signed_at": iso_or_none(body.signed_at)}
     return runtime.database.write(
-        lambda db: activity.record_visit(db, ticket_id, visit_id, outcome, viewer, _now()))
+        lambda db: activity.record_visit(db, ticket_id, visit_id, outcome, viewer, utc_now()))
 
 
-@router.post("/{ticket_id}/survey", status_code=201, responses=ERRORS)
+@router.post("/{ticket_id}/survey", status_code=201)
 def survey_route(ticket_id: PathId, body: SurveyBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """The customer's satisfaction (1–5) and comment, once the ticket is closed."""
     return runtime.database.write(
-        lambda db: activity.record_survey(db, ticket_id, body.score, body.comment, viewer, _now()))
+        lambda db: activity.record_survey(db, ticket_id, body.score, body.comment, viewer, utc_now()))
 
 
-@router.post("/{ticket_id}/solved-by", status_code=201, responses=ERRORS)
+@router.post("/{ticket_id}/solved-by", status_code=201)
 def solved_by(ticket_id: PathId, body: SolvedByBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """'This solved it': link an article to the ticket as its solution (feeds the article's ranking signal)."""
     return runtime.database.write(
-        lambda db: activity.link_solving_article(db, ticket_id, body.article_id, viewer, _now()))
+        lambda db: activity.link_solving_article(db, ticket_id, body.article_id, viewer, utc_now()))
 
 
-@router.get("/{ticket_id}/followups", responses=ERRORS)
+@router.get("/{ticket_id}/followups")
 def followups_route(ticket_id: PathId, runtime: RuntimeDep, viewer: ViewerDep) -> list[dict[str, Any]]:
     """Follow-up calls (回访) planned and made."""
     return runtime.database.read(lambda db: activity.followups_for(db, ticket_id, viewer))
 
 
-@router.post("/{ticket_id}/followups", status_code=201, responses=ERRORS)
+@router.post("/{ticket_id}/followups", status_code=201)
 def schedule_followup(ticket_id: PathId, body: FollowupBody, runtime: RuntimeDep, viewer: ViewerDep) -> dict[str, Any]:
     """Schedule a follow-up call."""
     return runtime.database.write(lambda db: activity.schedule_followup(
-        db, ticket_id, body.due_at.isoformat(), body.assignee, viewer, _now()))
+        db, ticket_id, body.due_at.isoformat(), body.assignee, viewer, utc_now()))
 
 
-@router.post("/{ticket_id}/followups/{followup_id}/done", responses=ERRORS)
+@router.post("/{ticket_id}/followups/{followup_id}/done")
 def followup_done(ticket_id: PathId, followup_id: PathId, body: FollowupDone, runtime: RuntimeDep,
                   viewer: ViewerDep) -> dict[str, Any]:
     """Record that the follow-up call was made."""
     return runtime.database.write(
-        lambda db: activity.complete_followup(db, ticket_id, followup_id, body.notes, viewer, _now()))
+        lambda db: activity.complete_followup(db, ticket_id, followup_id, body.notes, viewer, utc_now()))
