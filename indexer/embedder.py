@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,8 @@ class Embedder:
             ) from None
         self.dim = int(self._model.get_embedding_dimension() or 0)
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        # a query is embedded on these threads while the caller does the keyword side meanwhile
+        self._query_threads = ThreadPoolExecutor(max_concurrent, thread_name_prefix="casewise-encode")
         prompts = self._model.prompts or {}
         self._query_prompt = "query" if prompts.get("query") else None
         self._document_prompt = "document" if prompts.get("document") else None
@@ -67,7 +70,15 @@ class Embedder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Vectors for search queries (a few texts; used on every keystroke)."""
         with self._slots:
-            return self._encode(texts, self._query_prompt, batch_size=32)
+            return self._encode_directly(texts, self._query_prompt)
+
+    def submit_query(self, text: str) -> Future[np.ndarray]:
+        """Start embedding one query on the model's own bounded threads; the vector arrives in the future.
+
+        Most of an embedding's time is spent in BLAS with the GIL released, so the
+        caller's keyword search overlaps with it instead of waiting.
+        """
+        return self._query_threads.submit(lambda: self.encode_queries([text])[0])
 
     def encode_documents(
         self, texts: list[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
@@ -83,6 +94,23 @@ class Embedder:
         if not parts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack(parts)
+
+    def _encode_directly(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
+        """The model's own preprocess + forward in one pass, for the few texts of a query.
+
+        `SentenceTransformer.encode` adds about 2 ms of batching, sorting and conversion
+        per call, as much as the USE forward pass itself; the vectors are the same
+        (tests/test_embedder.py compares the two).
+        """
+        import torch  # already loaded with sentence-transformers; imported here to keep module import light
+
+        prompt = (self._model.prompts or {}).get(prompt_name) if prompt_name else None
+        features = self._model.preprocess(texts, prompt=prompt)
+        with torch.inference_mode():
+            output = self._model.forward(features)["sentence_embedding"]
+        vectors = output.float().numpy() if isinstance(output, torch.Tensor) else np.asarray(output, np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
     def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int) -> np.ndarray:
         vectors = self._model.encode(

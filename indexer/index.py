@@ -8,7 +8,9 @@ with the database or the model.
 from __future__ import annotations
 
 import fcntl
+import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,7 +64,7 @@ class SearchIndex:
     """Vectors (one space per embedding model) and keywords for tickets and article sections."""
 
     def __init__(self, database: Database, embedder: Embedder, folder: Path,
-                 english: Embedder | None = None) -> None:
+                 english: Embedder | None = None, save_interval: float = 0.0) -> None:
         self.database = database
         self.folder = folder
         self.spaces = [DenseSpace("dense", embedder, folder, VectorStore(embedder.dim))]
@@ -77,6 +79,11 @@ class SearchIndex:
         self.rebuilt_reason: str | None = None
         self._rechunk_requested = False
         self._reconciled_through = -1
+        # Saving rewrites every vector (hundreds of MB at 100k tickets), so a server saves at most once
+        # per interval; the database stays the source of truth and a restart catches up from the manifest.
+        self._save_interval = save_interval
+        self._last_saved = -math.inf
+        self._unsaved = False
 
     @property
     def embedder(self) -> Embedder:
@@ -91,12 +98,13 @@ class SearchIndex:
     @classmethod
     def open(cls, database: Database, embedder: Embedder, folder: Path,
              progress: Progress | None = None, rebuild: bool = False,
-             english: Embedder | None = None) -> SearchIndex:
-        """Load the saved index (or start empty) and bring it level with the database.
+             english: Embedder | None = None, save_interval: float = 0.0) -> SearchIndex:
+        """Load the saved index (or start empty) and bring it level with the database (and saved).
 
         `rebuild` ignores the saved vectors and rewrites every chunk from the database.
+        `save_interval`: later syncs save changed vectors at most once per this many seconds.
         """
-        index = cls(database, embedder, folder, english)
+        index = cls(database, embedder, folder, english, save_interval)
         index._rechunk_requested = rebuild
         if not rebuild:
             for space in index.spaces:
@@ -127,7 +135,7 @@ class SearchIndex:
         return None
 
     def sync(self, progress: Progress | None = None) -> int:
-        """Drain the outbox, embed new chunks, drop stale ones, save if anything changed.
+        """Drain the outbox, embed new chunks, drop stale ones; save changes when the save interval allows.
 
         Returns the number of vectors added or removed.
         """
@@ -136,15 +144,29 @@ class SearchIndex:
             sync.rechunk_all_if_outdated(self.database, force=self._rechunk_requested)
             through = self.database.read(sync.chunked_through)
             if through == self._reconciled_through and not self._rechunk_requested:
+                self._save_if_due(force=False)
                 return 0  # nothing changed since the last reconcile: skip the full id comparison
             self._rechunk_requested = False
             changed = sum(self._reconcile(kind, progress) for kind in KINDS)
             self._reconciled_through = through
-            for space in self.spaces:
-                saved = load_manifest(space.folder)
-                if changed or saved is None or saved.last_outbox_id != through:
-                    self._save(space, through)
+            self._unsaved = self._unsaved or bool(changed) or any(
+                (saved := load_manifest(space.folder)) is None or saved.last_outbox_id != through
+                for space in self.spaces)
+            self._save_if_due(force=self._last_saved == -math.inf)  # the first sync always saves
             return changed
+
+    def flush(self) -> None:
+        """Save vectors not saved yet (a server calls this when it stops)."""
+        with self._sync_lock, self._file_lock():
+            self._save_if_due(force=True)
+
+    def _save_if_due(self, force: bool) -> None:
+        if not self._unsaved or (not force and time.monotonic() - self._last_saved < self._save_interval):
+            return
+        for space in self.spaces:
+            self._save(space, self._reconciled_through)
+        self._unsaved = False
+        self._last_saved = time.monotonic()
 
     def _reconcile(self, kind: str, progress: Progress | None) -> int:
         db_ids = self.database.read(lambda db: sync.chunk_ids(db, kind))
@@ -187,11 +209,15 @@ class SearchIndex:
             progress(len(rows), total)
 
     def _save(self, space: DenseSpace, through: int) -> Manifest:
-        """Save one space's vectors atomically with a manifest naming the outbox row they include."""
+        """Save one space's vectors atomically with a manifest naming the outbox row they include.
+
+        Searches wait only while the vectors are copied out, not while the files are written.
+        """
         manifest = Manifest(model=space.embedder.name, dim=space.embedder.dim, counts={},
                             last_outbox_id=through, database_id=self.database.identity())
         with self.search_lock:
-            return space.store.save(space.folder, manifest)
+            snapshot = space.store.snapshot()
+        return space.store.save(space.folder, manifest, snapshot)
 
     def pending_outbox(self) -> int:
         """Outbox rows not yet turned into chunks (cheap: two indexed lookups)."""

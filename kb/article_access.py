@@ -15,6 +15,9 @@ from kb.visibility import Viewer
 
 # Roles that see every draft (besides reviewers); other writers see the drafts they own.
 CURATOR_ROLES = ("kb_author", "kb_reviewer", "manager", "admin")
+# What a search hit shows of an article: everything but the body, which can be 200,000 characters.
+SEARCH_COLUMNS = ("id, slug, title, product, category, tags, language, status, audience, current_version, "
+                  "created_at, updated_at, owner, review_by, reviewer")
 
 
 def can_see(article: dict[str, Any], viewer: Viewer) -> bool:
@@ -52,11 +55,12 @@ def staff_article(db: sqlite_utils.Database, article_id: int, viewer: Viewer) ->
 
 def searchable_articles_by_id(db: sqlite_utils.Database, article_ids: Iterable[int],
                               viewer: Viewer) -> dict[int, dict[str, Any]]:
-    """The given articles a search may show this viewer: published ones, and drafts for their authors."""
+    """The given articles a search may show this viewer (without their bodies): published ones, and drafts
+    for their authors."""
     ids = list(dict.fromkeys(article_ids))
     if not ids:
         return {}
-    rows = db.execute(f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})"
+    rows = db.execute(f"SELECT {SEARCH_COLUMNS} FROM articles WHERE id IN ({','.join('?' * len(ids))})"
                       " AND status != 'archived'", ids).fetchall()
     found = (decode(dict(row)) for row in rows)
     return {article["id"]: article for article in found if can_see(article, viewer)}

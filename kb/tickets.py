@@ -206,17 +206,22 @@ def _insert_imported(
     insert_ticket(db, row, Viewer(name=actor, role="system"), now, action="imported")
 
 
+# What a suggested case shows and the triage vote reads: not the working fields, intake details or history.
+CASE_COLUMNS = ("id, number, title, description, product, module, version, category, problem_type, priority, "
+                "status, team, language, error_codes, asset_model, resolution, root_cause, resolved_at, closed_at")
+
+
 def indexable_tickets_by_id(
     db: sqlite_utils.Database, ticket_ids: Iterable[int]
 ) -> dict[int, dict[str, Any]]:
-    """The given tickets that are currently resolved or closed, keyed by id."""
+    """The given tickets that are currently resolved or closed, keyed by id (the CASE_COLUMNS of each)."""
     ids = list(dict.fromkeys(ticket_ids))
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
     statuses = ",".join("?" * len(INDEXABLE_STATUSES))
     rows = db.execute(
-        f"SELECT * FROM tickets WHERE id IN ({marks}) AND status IN ({statuses})",
+        f"SELECT {CASE_COLUMNS} FROM tickets WHERE id IN ({marks}) AND status IN ({statuses})",
         [*ids, *INDEXABLE_STATUSES],
     ).fetchall()
     return {row["id"]: decode(dict(row)) for row in rows}

@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             for worker in workers:
                 worker.stop()
+            app.state.runtime.index.flush()  # vectors changed since the last periodic save
             if owned:
                 app.state.runtime.close()
 

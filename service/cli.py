@@ -218,6 +218,8 @@ def bench_suggest(
     clients: Annotated[int, typer.Option(min=1, max=256, help="Concurrent clients in the load phase.")] = 16,
     seconds: Annotated[float, typer.Option(min=1, help="Length of the load phase.")] = 30.0,
     output: Annotated[Path | None, typer.Option(help="Also write the figures to this JSON file.")] = None,
+    reuse_index: Annotated[bool, typer.Option(
+        help="Serve the index already built in the bench folder (skip the build phase and its figures).")] = False,
 ) -> None:
     """Suggest latency over HTTP (single client vs bare encode; concurrent load) and index build throughput.
 
@@ -226,8 +228,9 @@ def bench_suggest(
     from service.bench import run_suggest_bench, write_json
 
     settings = Settings()
-    figures = run_suggest_bench(settings, tickets, article_copies, clients, seconds,
-                                lambda line: console.print(line, highlight=False))
+    with user_errors():
+        figures = run_suggest_bench(settings, tickets, article_copies, clients, seconds,
+                                    lambda line: console.print(line, highlight=False), reuse_index)
     out.print(write_json(figures, output), highlight=False)
 
 

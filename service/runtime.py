@@ -79,7 +79,7 @@ def open_runtime(
     database = open_database(settings)
     try:
         index = SearchIndex.open(database, embedder_factory(settings), settings.index_dir, progress, rebuild,
-                                 english_factory(settings))
+                                 english_factory(settings), settings.index_save_interval_seconds)
     except BaseException:
         database.close()
         raise

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     sync_interval_seconds: float = Field(
         0.5, gt=0, description="How often the server drains the index outbox."
     )
+    index_save_interval_seconds: float = Field(
+        30, ge=0, description="Least time between two saves of the index files by the server (each save "
+        "rewrites every vector; changes are searchable at once and are saved at the latest when it stops; "
+        "after a crash the next start re-embeds what was not saved).")
 
     timezone: str = Field("Asia/Shanghai", description="Time zone of the business calendar (IANA name).")
     business_hours: str = Field("09:00-18:30", description="Working hours (HH:MM-HH:MM); SLA clocks run only then.")

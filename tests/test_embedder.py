@@ -30,3 +30,16 @@ def test_default_model_reads_chinese(embedder) -> None:
 def test_unknown_model_fails_clearly(model_cache: Path) -> None:
     with pytest.raises(InvalidInput, match="could not be loaded"):
         Embedder("/nonexistent/model/folder", model_cache)
+
+
+@pytest.mark.parametrize("spec", ["use-multilingual-v3", "all-minilm-l6-v2", "multilingual-e5-small"])
+def test_query_path_gives_the_same_vectors_as_encode(spec: str, model_cache: Path) -> None:
+    """encode_queries skips SentenceTransformer.encode's batching overhead; the vectors must not change."""
+    embedder = Embedder(spec, model_cache)
+    texts = ["打印机无法连接网络", "VPN error 812 after the update, 连接断开", "E-1023"]
+    direct = embedder.encode_queries(texts)
+    through_encode = embedder._encode(texts, embedder._query_prompt, batch_size=32)
+    assert direct.shape == through_encode.shape and direct.dtype == np.float32
+    assert np.min(np.sum(direct * through_encode, axis=1)) > 0.9999
+    single = embedder.encode_queries([texts[1]])[0]
+    assert float(single @ through_encode[1]) > 0.9999

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer.index import SearchIndex, verify_saved
@@ -110,6 +111,21 @@ def test_resolved_ticket_leaves_index_when_reopened(loaded: Database, embedder, 
     assert index.drift().healthy
 
 
+def test_server_saves_at_most_once_per_interval_and_flushes_on_stop(loaded: Database, embedder, tmp_path) -> None:
+    """A change is searchable at once; its files wait for the save interval or for flush (when a server stops)."""
+    folder = tmp_path / "index"
+    index = SearchIndex.open(loaded, embedder, folder, save_interval=3600)
+    assert verify_saved(loaded, folder)[0].healthy  # the first sync always saves
+    loaded.write(lambda db: db.execute("UPDATE tickets SET status = 'in_progress' WHERE title LIKE 'VPN keeps%'"))
+    loaded.write(lambda db: db.execute("INSERT INTO outbox (entity_type, entity_id, created_at) "
+                                       "SELECT 'ticket', id, 'now' FROM tickets WHERE title LIKE 'VPN keeps%'"))
+    assert index.sync() == 2 and index.drift().missing["ticket"] == 0
+    saved, _ = verify_saved(loaded, folder)
+    assert saved.extra["ticket"] == 2 and saved.manifest_behind > 0  # not written yet
+    index.flush()
+    assert verify_saved(loaded, folder)[0].healthy
+
+
 def test_rebuild_rewrites_chunks_and_changed_chunker_triggers_it(loaded: Database, embedder, tmp_path) -> None:
     from indexer.sync import CHUNKER_VERSION_KEY
 
@@ -146,3 +162,28 @@ def test_english_space_is_indexed_saved_and_weighted_by_language(loaded: Databas
     assert en.cases[0].entity["title"].startswith("VPN keeps disconnecting")
     reopened = SearchIndex.open(loaded, embedder, folder, english=english_embedder)
     assert reopened.rebuilt_reason is None
+
+
+def test_exact_search_matches_faiss_flat_search() -> None:
+    """The numpy path for exact kinds returns FAISS IndexFlatIP's ranking, after removals too."""
+    import faiss
+
+    from indexer.vector_store import VectorStore
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((500, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1000, 1500, dtype=np.int64)
+    store = VectorStore(32)
+    store.add("article", ids, vectors)
+    store.remove("article", ids[::7])
+    reference = faiss.IndexIDMap2(faiss.IndexFlatIP(32))
+    keep = np.ones(500, dtype=bool)
+    keep[::7] = False
+    reference.add_with_ids(vectors[keep], ids[keep])
+    for query in vectors[:20]:
+        scores, found = reference.search(query.reshape(1, -1), 10)
+        ours = store.search("article", query, 10)
+        assert [i for i, _ in ours] == found[0].tolist()
+        assert np.allclose([s for _, s in ours], scores[0], atol=1e-5)
+    assert len(store.search("article", vectors[0], 1000)) == keep.sum()
