@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +58,6 @@ class Embedder:
             ) from None
         self.dim = int(self._model.get_embedding_dimension() or 0)
         self._slots = threading.BoundedSemaphore(max_concurrent)
-        # a query is embedded on these threads while the caller does the keyword side meanwhile
-        self._query_threads = ThreadPoolExecutor(max_concurrent, thread_name_prefix="casewise-encode")
         prompts = self._model.prompts or {}
         self._query_prompt = "query" if prompts.get("query") else None
         self._document_prompt = "document" if prompts.get("document") else None
@@ -71,14 +68,6 @@ class Embedder:
         """Vectors for search queries (a few texts; used on every keystroke)."""
         with self._slots:
             return self._encode_directly(texts, self._query_prompt)
-
-    def submit_query(self, text: str) -> Future[np.ndarray]:
-        """Start embedding one query on the model's own bounded threads; the vector arrives in the future.
-
-        Most of an embedding's time is spent in BLAS with the GIL released, so the
-        caller's keyword search overlaps with it instead of waiting.
-        """
-        return self._query_threads.submit(lambda: self.encode_queries([text])[0])
 
     def encode_documents(
         self, texts: list[str], batch_size: int = 64, progress: Callable[[int], None] | None = None

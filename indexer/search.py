@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,35 +56,30 @@ class Suggestions:
 
 @dataclass(frozen=True)
 class Query:
-    """A query analysed once: BM25 terms, exact codes, highlights, and its embeddings (being computed)."""
+    """A query analysed once: a vector per embedding space, BM25 terms, exact codes, highlights."""
 
     text: str
-    embeddings: dict[str, Future[np.ndarray]]
+    vectors: dict[str, np.ndarray]
     latin_share: float
     terms: list[str]
     codes: list[str]
     highlights: list[str]
 
-    @property
-    def vectors(self) -> dict[str, np.ndarray]:
-        """A vector per embedding space searched (waits for the embeddings started by analyse_query)."""
-        return {name: future.result() for name, future in self.embeddings.items()}
-
 
 def analyse_query(index: SearchIndex, text: str, weights: Mapping[str, float],
                   language_aware: bool = True) -> Query:
-    """Start embedding the query, then analyse its words meanwhile (once for every kind searched).
+    """Embed and analyse the query text once for every kind searched.
 
     With `language_aware`, the English model's weight follows the query's share of Latin letters.
     """
+    codes = list(dict.fromkeys(m.group() for m in CODE.finditer(normalise(text)) if _is_code(m.group())))
     share = latin_share(text) if language_aware else 1.0
-    embeddings = {
-        space.name: space.embedder.submit_query(text)
+    vectors = {
+        space.name: space.embedder.encode_queries([text])[0]
         for space in index.spaces
         if weights.get(space.name) and (space.name != "dense_en" or share > 0)
     }
-    codes = list(dict.fromkeys(m.group() for m in CODE.finditer(normalise(text)) if _is_code(m.group())))
-    return Query(text=text, embeddings=embeddings, latin_share=share, terms=index_terms(text), codes=codes,
+    return Query(text=text, vectors=vectors, latin_share=share, terms=index_terms(text), codes=codes,
                  highlights=highlight_terms(text))
 
 
@@ -120,23 +114,17 @@ Ranking = tuple[list[tuple[int, float]], dict[int, float]]
 
 def fused_rankings(index: SearchIndex, query: Query, kinds: Sequence[str], candidates: int,
                    weights: Mapping[str, float]) -> dict[str, Ranking]:
-    """Per kind: fused (chunk id, score) list, best first, and the primary dense similarity of each dense hit.
-
-    The keyword lists are searched first, while the query's embeddings are still being computed.
-    """
+    """Per kind: fused (chunk id, score) list, best first, and the primary dense similarity of each dense hit."""
     lists: dict[str, dict[str, list[tuple[int, float]]]] = {kind: {} for kind in kinds}
     with index.search_lock:
         for kind in kinds:
+            for space in index.spaces:
+                if space.name in query.vectors:
+                    lists[kind][space.name] = space.store.search(kind, query.vectors[space.name], candidates)
             if weights.get("keyword"):
                 lists[kind]["keyword"] = index.keywords[kind].search(query.terms, candidates)
             if weights.get("codes") and query.codes:
                 lists[kind]["codes"] = index.keywords[kind].search(query.codes, candidates)
-    vectors = query.vectors
-    with index.search_lock:
-        for kind in kinds:
-            for space in index.spaces:
-                if space.name in vectors:
-                    lists[kind][space.name] = space.store.search(kind, vectors[space.name], candidates)
     effective = {**weights, "dense_en": weights.get("dense_en", 0.0) * query.latin_share}
     return {kind: (ranked(zscore_fusion(lists[kind], effective, candidates)), dict(lists[kind].get("dense", [])))
             for kind in kinds}
