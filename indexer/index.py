@@ -152,7 +152,7 @@ class SearchIndex:
             self._unsaved = self._unsaved or bool(changed) or any(
                 (saved := load_manifest(space.folder)) is None or saved.last_outbox_id != through
                 for space in self.spaces)
-            self._save_if_due(force=self._last_saved == -math.inf)  # the first sync always saves
+            self._save_if_due(force=self._last_saved == -math.inf)  # the first save after opening is never delayed
             return changed
 
     def flush(self) -> None:
