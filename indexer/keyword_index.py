@@ -1,8 +1,12 @@
 """An in-memory BM25 index over analysed terms, ids = chunk ids.
 
-Postings are kept per term as numpy arrays (rebuilt lazily after changes), so a
-query costs one vectorised add per query term. Removed documents are masked
-until the next compaction.
+Postings are kept per term as numpy arrays (extended lazily after additions), so a
+query costs one vectorised add per query term. Each term's BM25 contributions are
+cached and survive changes: rows added since are scored and appended, removed rows
+are zeroed, and the collection statistics the cache was computed with (document
+count, average length) are refreshed once they drift by more than 2 %.
+Dropping the cache on every change made the first queries after each resolved
+ticket recompute every term (about 10 ms per query at 200k chunks instead of 1).
 """
 
 from __future__ import annotations
@@ -10,11 +14,22 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 K1 = 1.2
 B = 0.75
+
+
+@dataclass(frozen=True)
+class TermWeights:
+    """A term's cached BM25 contributions: the first `covered` postings, scored with `idf`."""
+
+    covered: int
+    idf: float
+    rows: np.ndarray
+    contributions: np.ndarray
 
 
 class KeywordIndex:
@@ -27,10 +42,13 @@ class KeywordIndex:
         self._alive: list[bool] = []
         self._pending: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        # (lengths, alive, length normaliser) as arrays; rebuilt lazily after a change
+        # (alive, length normaliser, removed rows) as arrays; rebuilt lazily after a change
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        # per term: live rows and their BM25 contributions, valid until the next change
-        self._weights: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # per term: (postings covered, idf, rows, BM25 contributions), computed with `_basis`
+        self._weights: dict[str, TermWeights] = {}
+        # (live documents, average length) the cached weights were computed with
+        self._basis: tuple[int, float] | None = None
+        self._removed: list[int] = []
         self._dead = 0
         self._total_length = 0
         self._live = 0
@@ -65,66 +83,90 @@ class KeywordIndex:
         if row is None:
             return
         self._alive[row] = False
+        self._removed.append(row)
         self._total_length -= self._lengths[row]
         self._live -= 1
         self._dead += 1
         self._changed()
 
     def _changed(self) -> None:
-        """Lengths, document frequencies and the average length moved: cached scores are stale."""
+        """Rows were added or removed: the arrays are rebuilt; cached weights are caught up when used."""
         self._arrays = None
-        self._weights = {}
 
     def ids(self) -> set[int]:
         """Chunk ids currently indexed."""
         return set(self._row_of)
+
+    def prepare(self) -> None:
+        """Turn pending additions into arrays now rather than in the next search."""
+        self._compact_postings()
+        self._refresh_basis_if_drifted()
+        self._cached_arrays()
 
     def search(self, terms: list[str], k: int) -> list[tuple[int, float]]:
         """The k best chunk ids by BM25 with their scores, best first."""
         if not self._live or not terms or k <= 0:
             return []
         scores = self._scores(list(dict.fromkeys(terms)))
-        positive = np.flatnonzero(scores > 0)
-        if positive.size == 0:
-            return []
-        if positive.size > k:
-            positive = positive[np.argpartition(-scores[positive], k - 1)[:k]]
-        top = positive[np.argsort(-scores[positive], kind="stable")]
-        return [(self._ids[row], float(scores[row])) for row in top]
+        return [(self._ids[row], float(scores[row])) for row in top_positive(scores, k)]
 
     def _scores(self, terms: list[str]) -> np.ndarray:
         self._compact_postings()
+        self._refresh_basis_if_drifted()
         scores = np.zeros(len(self._ids), dtype=np.float32)
         for term in terms:
-            weighted = self._weights.get(term)
-            if weighted is None:
-                weighted = self._weights[term] = self._term_weights(term)
-            rows, contributions = weighted
-            scores[rows] += contributions
+            rows, contributions = self._term_weights(term)
+            np.add.at(scores, rows, contributions)  # unbuffered: faster than scores[rows] += ... here
+        scores[self._cached_arrays()[2]] = 0  # rows removed after their terms' weights were cached
         return scores
 
+    def _refresh_basis_if_drifted(self) -> None:
+        """Drop the cached weights when the document count or average length moved more than 2 %."""
+        average = self._total_length / max(self._live, 1)
+        if self._basis is not None:
+            live, length = self._basis
+            if abs(self._live - live) <= 0.02 * live and abs(average - length) <= 0.02 * length:
+                return
+        self._basis = (self._live, average)
+        self._weights = {}
+        self._arrays = None
+
     def _term_weights(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """A term's live rows and BM25 contributions (computed once per index state, reused by queries)."""
+        """A term's rows and BM25 contributions: cached, with rows added since appended."""
         posting = self._postings.get(term)
         if posting is None:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        _, alive, norm = self._cached_arrays()
-        rows, tfs = posting
-        if self._dead:
-            keep = alive[rows]
-            rows, tfs = rows[keep], tfs[keep]
-        df = len(rows)
-        if df == 0:
-            return rows, tfs
-        idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
-        return rows, (idf * tfs * (K1 + 1) / (tfs + norm[rows])).astype(np.float32)
+        cached = self._weights.get(term)
+        total = len(posting[0])
+        if cached is not None and cached.covered == total:
+            return cached.rows, cached.contributions
+        if cached is None or total - cached.covered > 0.1 * cached.covered:
+            cached = self._weights[term] = self._weigh(posting, 0, None)  # new or grown >10 %: fresh idf
+        else:
+            added = self._weigh(posting, cached.covered, cached.idf)
+            cached = self._weights[term] = TermWeights(
+                total, cached.idf, np.concatenate([cached.rows, added.rows]),
+                np.concatenate([cached.contributions, added.contributions]))
+        return cached.rows, cached.contributions
+
+    def _weigh(self, posting: tuple[np.ndarray, np.ndarray], start: int, idf: float | None) -> TermWeights:
+        """Contributions of a posting's live rows from `start` on (idf from the live ones unless given)."""
+        alive, norm, _ = self._cached_arrays()
+        rows, tfs = posting[0][start:], posting[1][start:]
+        keep = alive[rows]
+        rows, tfs = rows[keep], tfs[keep]
+        live = self._basis[0] if self._basis else self._live
+        if idf is None:
+            idf = math.log(1 + (live - len(rows) + 0.5) / (len(rows) + 0.5))
+        return TermWeights(start + len(keep), idf, rows, (idf * tfs * (K1 + 1) / (tfs + norm[rows])).astype(np.float32))
 
     def _cached_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(alive flags, length normaliser by the cached basis, removed rows), rebuilt after a change."""
         if self._arrays is None:
             lengths = np.asarray(self._lengths, dtype=np.float32)
-            average = self._total_length / max(self._live, 1)
+            average = self._basis[1] if self._basis else self._total_length / max(self._live, 1)
             norm = (K1 * (1 - B + B * lengths / max(average, 1e-9))).astype(np.float32)
-            self._arrays = (lengths, np.asarray(self._alive, dtype=bool), norm)
+            self._arrays = (np.asarray(self._alive, dtype=bool), norm, np.asarray(self._removed, dtype=np.int64))
         return self._arrays
 
     def _compact_postings(self) -> None:
@@ -139,3 +181,35 @@ class KeywordIndex:
                 rows, tfs = np.concatenate([old_rows, rows]), np.concatenate([old_tfs, tfs])
             self._postings[term] = (rows, tfs)
         self._pending.clear()
+
+
+SAMPLE_STRIDE = 64
+
+
+def top_positive(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k highest positive scores, best first (equal scores in row order).
+
+    Exact, without sorting or partitioning every score: the few highest of every 64th score
+    give a threshold that at least k scores reach (checked; otherwise all positive scores are
+    ranked), and only the rows at or above it are ranked. At 200k chunks this took 0.15 ms
+    instead of 0.6 ms.
+    """
+    candidates = _rows_reaching_sampled_threshold(scores, k)
+    if candidates is None:
+        candidates = np.flatnonzero(scores > 0)
+    if candidates.size > k:
+        cutoff = np.partition(scores[candidates], candidates.size - k)[candidates.size - k]
+        candidates = candidates[scores[candidates] >= cutoff]
+    order = np.lexsort((candidates, -scores[candidates]))
+    return candidates[order][:k]
+
+
+def _rows_reaching_sampled_threshold(scores: np.ndarray, k: int) -> np.ndarray | None:
+    """Rows scoring at least a threshold taken from a sample, when at least k do (else None)."""
+    sample = scores[::SAMPLE_STRIDE]
+    rank = k // SAMPLE_STRIDE + 3
+    if sample.size <= rank:
+        return None
+    threshold = max(float(np.partition(sample, sample.size - rank)[sample.size - rank]), np.finfo(np.float32).tiny)
+    rows = np.flatnonzero(scores >= threshold)
+    return rows if rows.size >= k else None

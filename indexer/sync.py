@@ -36,6 +36,12 @@ def chunked_through(db: sqlite_utils.Database) -> int:
     return int(outbox.get_state(db, CHUNKED_THROUGH, "0"))
 
 
+def chunk_state(db: sqlite_utils.Database) -> tuple[int, int]:
+    """(last outbox row reflected in the chunks, newest chunk id): changes whenever any chunk is rewritten."""
+    newest = db.execute("SELECT MAX(id) FROM chunks").fetchone()[0]
+    return chunked_through(db), int(newest or 0)
+
+
 def rechunk_pending(database: Database, batch: int = OUTBOX_BATCH) -> int:
     """Rewrite chunks for every entity changed since `chunked_through`; returns rows processed."""
     total = 0
@@ -46,10 +52,14 @@ def rechunk_pending(database: Database, batch: int = OUTBOX_BATCH) -> int:
             return total
 
 
+def chunker_outdated(database: Database) -> bool:
+    """Whether the stored chunks were made by another chunker version (they must all be rewritten)."""
+    return database.read(lambda db: outbox.get_state(db, CHUNKER_VERSION_KEY, "")) != CHUNKER_VERSION
+
+
 def rechunk_all_if_outdated(database: Database, force: bool = False, batch: int = OUTBOX_BATCH) -> int:
     """Rewrite every entity's chunks when the chunker changed (or `force`); returns entities done."""
-    current = database.read(lambda db: outbox.get_state(db, CHUNKER_VERSION_KEY, ""))
-    if current == CHUNKER_VERSION and not force:
+    if not force and not chunker_outdated(database):
         return 0
     entities = database.read(lambda db: [
         (kind, row[0]) for kind, table in (("ticket", "tickets"), ("article", "articles"))

@@ -39,6 +39,7 @@ class Manifest:
     dim: int
     counts: dict[str, int]
     last_outbox_id: int
+    last_chunk_id: int = 0  # the newest chunk id when saved: a full rechunk changes it, not the outbox
     database_id: str = ""
     files: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION

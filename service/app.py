@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 import sqlite3
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -21,6 +23,7 @@ from starlette.exceptions import HTTPException
 from kb.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kb.sla_watch import check_sla
 from service.backup import server_lock
+from service.balancing import BalanceWorkers, WorkerLoad
 from service.limits import BodySizeLimit
 from service.report import write_scheduled_report
 from service.routes import (
@@ -42,6 +45,8 @@ from service.web import render, to_sign_in, wants_html
 
 log = logging.getLogger("casewise")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+SCHEDULER_LOCK = "scheduler.lock"
+WORKER_LOAD = "workers.load"
 REPORT_CHECK_SECONDS = 600  # writes last week's report once, the first check after the week ends
 ATTACHMENT_PATH = re.compile(r"^/api/v1/tickets/\d+/attachments$")
 # Answers any operation may give; each body is {"detail": "what to fix"}.
@@ -57,26 +62,32 @@ COMMON_ERRORS = {
 }
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    """Build the app; it opens its own runtime on start-up unless one is given (tests)."""
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
+               hold_server_lock: bool = True) -> FastAPI:
+    """Build the app; it opens its own runtime on start-up unless one is given (tests).
+
+    `hold_server_lock=False` when the caller already holds the data folder's server lock
+    (`casewise serve` holds it for its one or several server processes).
+    """
     settings = settings or (runtime.settings if runtime else Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
-        with server_lock(settings) if owned else nullcontext():
+        with server_lock(settings) if owned and hold_server_lock else nullcontext():
             async with _serving(app, owned):
                 yield
 
     @asynccontextmanager
     async def _serving(app: FastAPI, owned: bool) -> AsyncIterator[None]:
         app.state.runtime = runtime or open_runtime(settings)
+        schedules = SchedulerLease(settings.data_dir / SCHEDULER_LOCK)
         workers = [_Periodic("casewise-sync", settings.sync_interval_seconds, app.state.runtime.index.sync),
                    _Periodic("casewise-sla", settings.sla_check_interval_seconds,
-                             lambda: run_sla_check(app.state.runtime))]
+                             schedules.guard(lambda: run_sla_check(app.state.runtime)))]
         if settings.report_dir:
-            workers.append(_Periodic("casewise-report", REPORT_CHECK_SECONDS, lambda: write_scheduled_report(
-                app.state.runtime, settings.report_dir, datetime.now(UTC))))
+            workers.append(_Periodic("casewise-report", REPORT_CHECK_SECONDS, schedules.guard(
+                lambda: write_scheduled_report(app.state.runtime, settings.report_dir, datetime.now(UTC)))))
         for worker in workers:
             worker.start()
         try:
@@ -84,6 +95,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             for worker in workers:
                 worker.stop()
+            schedules.release()
             app.state.runtime.index.flush()  # vectors changed since the last periodic save
             if owned:
                 app.state.runtime.close()
@@ -99,6 +111,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        larger={ATTACHMENT_PATH: settings.max_attachment_bytes + 64 * 1024})
+    if settings.workers > 1:
+        app.add_middleware(BalanceWorkers, load=WorkerLoad(settings.data_dir / WORKER_LOAD), workers=settings.workers)
     _add_error_handlers(app)
     app.include_router(api.router)
     app.include_router(tickets.router)
@@ -165,6 +179,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": [_readable(e) for e in error.errors()]}, status_code=422)
 
 
+def worker_app() -> FastAPI:
+    """The app of one worker process of `casewise serve --workers N` (settings from the environment)."""
+    return create_app(Settings(), hold_server_lock=False)
+
+
 def _readable(error: dict) -> dict:
     """Validation errors without echoing the (possibly huge or binary) input back."""
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
@@ -177,6 +196,43 @@ def run_sla_check(runtime: Runtime) -> None:
     if report.breaches or report.warnings:
         log.info("SLA check: %d warnings, %d breaches, %d escalated", len(report.warnings),
                  len(report.breaches), len(report.escalated))
+
+
+class SchedulerLease:
+    """The SLA and report schedulers run in one process of a multi-worker server: the one holding this lock.
+
+    Each round tries to take the lock without waiting, so if the holder stops another worker takes over.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._handle: IO[str] | None = None
+
+    def held(self) -> bool:
+        """Whether this process runs the schedulers (taking the lock if it is free)."""
+        if self._handle is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self._path, "w")  # noqa: SIM115 - kept open while the lease is held
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                return False
+            self._handle = handle
+        return True
+
+    def guard(self, job: Callable[[], object]) -> Callable[[], None]:
+        """The job, run only while this process holds the lease."""
+        def guarded() -> None:
+            if self.held():
+                job()
+        return guarded
+
+    def release(self) -> None:
+        """Give the lease up (on shutdown)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 class _Periodic:

@@ -184,6 +184,7 @@ def start_server(settings: Settings, log: Log) -> tuple[subprocess.Popen, str]:
     """`casewise serve` in its own process on the bench data folder; waits until healthy."""
     # the per-user rate limit would cap the load test itself, so it is lifted for the bench server
     env = {**os.environ, "CASEWISE_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1",
+           "CASEWISE_WORKERS": str(settings.workers),
            "CASEWISE_MAX_BODY_BYTES": str(settings.max_body_bytes), "CASEWISE_SUGGEST_RATE_PER_MINUTE": "100000000"}
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
@@ -284,6 +285,7 @@ def single_client(url: str, queries: list[str]) -> list[float]:
 def concurrent_clients(url: str, queries: list[str], clients: int, seconds: float) -> dict:
     """`clients` threads sending suggest requests back to back for `seconds`."""
     latencies: list[float] = []
+    per_client: list[list[float]] = [[] for _ in range(clients)]
     errors: list[str] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
@@ -301,6 +303,7 @@ def concurrent_clients(url: str, queries: list[str], clients: int, seconds: floa
             elapsed = (time.perf_counter() - started) * 1000
             with lock:
                 (latencies.append(elapsed) if outcome == "ok" else errors.append(outcome))
+            per_client[offset].append(elapsed)
             n += clients
         client.close()
 
@@ -314,24 +317,53 @@ def concurrent_clients(url: str, queries: list[str], clients: int, seconds: floa
     return {"clients": clients, "seconds": round(wall, 1), "requests": len(latencies),
             "throughput_per_s": round(len(latencies) / wall, 1), "errors": len(errors),
             "first_errors": errors[:3],
+            # each client keeps one connection: with several server processes, how evenly the load spread
+            "client_mean_ms_min_max": [round(min(statistics.fmean(t) for t in per_client if t), 1),
+                                       round(max(statistics.fmean(t) for t in per_client if t), 1)],
             **{f"latency_{k}": v for k, v in latency_summary(latencies or [0.0]).items()}}
 
 
-def time_to_suggestible(url: str) -> float:
-    """Seconds from resolving a new ticket through the API to seeing it in suggestions over HTTP."""
+def time_to_suggestible(url: str, workers: int, log: Log) -> float:
+    """Seconds from resolving a new ticket through the API until every server process suggests it."""
     marker = f"基准测试 XQ{random.randint(100000, 999999)} 扫描仪报错"
-    with httpx.Client(base_url=url, timeout=30, headers=HEADERS) as client:
-        ticket = client.post("/api/v1/tickets", json={"title": marker, "description": "bench probe"}).json()
-        client.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": "assigned"}).raise_for_status()
+    clients = clients_per_worker(url, workers)
+    if len(clients) < workers:
+        log(f"reached {len(clients)} of {workers} server processes for the freshness probe")
+    try:
+        first = clients[0]
+        ticket = first.post("/api/v1/tickets", json={"title": marker, "description": "bench probe"}).json()
+        first.post(f"/api/v1/tickets/{ticket['id']}/transitions", json={"to": "assigned"}).raise_for_status()
         started = time.perf_counter()
-        client.post(f"/api/v1/tickets/{ticket['id']}/transitions",
-                    json={"to": "resolved", "solution": "probe"}).raise_for_status()
-        while time.perf_counter() - started < 60:
-            cases = client.post("/api/v1/suggest", json={"title": marker, "k": 3}).json()["cases"]
-            if any(case["title"] == marker for case in cases):
-                return time.perf_counter() - started
+        first.post(f"/api/v1/tickets/{ticket['id']}/transitions",
+                   json={"to": "resolved", "solution": "probe"}).raise_for_status()
+        waiting = list(clients)
+        while waiting and time.perf_counter() - started < 60:
+            waiting = [client for client in waiting if not _suggests(client, marker)]
             time.sleep(0.02)
-    return float("inf")
+        return float("inf") if waiting else time.perf_counter() - started
+    finally:
+        for client in clients:
+            client.close()
+
+
+def clients_per_worker(url: str, workers: int, attempts: int = 200) -> list[httpx.Client]:
+    """Keep-alive clients, one connected to each server process (told apart by /healthz's pid)."""
+    found: dict[int, httpx.Client] = {}
+    for _ in range(attempts):
+        client = httpx.Client(base_url=url, timeout=30, headers=HEADERS)
+        pid = client.get("/healthz").json()["pid"]
+        if pid in found:
+            client.close()
+        else:
+            found[pid] = client
+        if len(found) >= workers:
+            break
+    return list(found.values())
+
+
+def _suggests(client: httpx.Client, title: str) -> bool:
+    cases = client.post("/api/v1/suggest", json={"title": title, "k": 3}).json()["cases"]
+    return any(case["title"] == title for case in cases)
 
 
 def query_set(count: int, seed: int = 11) -> list[str]:
@@ -366,13 +398,14 @@ def run_suggest_bench(settings: Settings, tickets: int, article_copies: int, cli
         log("single client done")
         load = concurrent_clients(url, queries, clients, seconds)
         log("concurrent clients done")
-        fresh = time_to_suggestible(url)
+        fresh = time_to_suggestible(url, settings.workers, log)
     finally:
         stop_server(process)
     bare_summary, single_summary = latency_summary(bare), latency_summary(single)
     target = 1.3 * bare_summary["p95"] + 5
     return {
         "corpus": {"tickets": tickets, "article_copies": article_copies},
+        "server_workers": settings.workers,
         "build": build,
         "bare_encode_ms": bare_summary,
         "single_client_ms": single_summary,

@@ -366,15 +366,42 @@ def _print_demo_users(created: list[dict]) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (default: setting CASEWISE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: setting CASEWISE_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Server processes (default: setting CASEWISE_WORKERS); each holds its own copy of the index.")] = None,
 ) -> None:
-    """Run the HTTP server (API docs at /docs). The index catches up on start."""
+    """Run the HTTP server (API docs at /docs). The index catches up on start.
+
+    This process holds the data folder's server lock while it serves, so a second server
+    (or a restore) on the same folder is refused with a message.
+    """
     import uvicorn
 
     from service.app import create_app
+    from service.backup import server_lock
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     settings = Settings(**overrides)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    with user_errors(), server_lock(settings):
+        if settings.workers == 1:
+            uvicorn.run(create_app(settings, hold_server_lock=False), host=settings.host, port=settings.port,
+                        log_level="info")
+        else:
+            _serve_workers(settings)
+
+
+def _serve_workers(settings: Settings) -> None:
+    """Catch the index up (and save it) once here, then start the workers, which load it from disk.
+
+    Each worker reads its settings from the same environment.
+    """
+    import uvicorn
+
+    runtime = _open_with_progress(settings)
+    _print_index_summary(runtime)
+    runtime.close()
+    del runtime  # the workers hold their own copies; this process only supervises them
+    uvicorn.run("service.app:worker_app", factory=True, workers=settings.workers, host=settings.host,
+                port=settings.port, log_level="info")
 
 
 app.command("create-user")(cli_users.create_user)

@@ -67,6 +67,7 @@ class Health(BaseModel):
     models: list[str] = Field(description="Every embedding model in use (multilingual first).")
     vectors: dict[str, int] = Field(description="Vectors per kind (and per kind:space for the English model).")
     pending_outbox: int
+    pid: int = Field(description="The server process that answered (one of several with CASEWISE_WORKERS > 1).")
 
 
 class ErrorBody(BaseModel):

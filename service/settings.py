@@ -6,6 +6,7 @@ Each can be set by an environment variable `CASEWISE_<NAME>` (e.g.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    workers: int = Field(
+        1, ge=1, le=16, description="Server processes sharing the port, each with its own copy of the index "
+        "kept level with the database (one per CPU core for the most suggestions per second; each holds the "
+        "models and vectors in memory, and per-user rate limits count per process).")
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest accepted request body in bytes (413 above it); "
         "fits the longest article (200,000 characters)."
@@ -53,9 +58,9 @@ class Settings(BaseSettings):
     )
     max_k: int = Field(20, ge=1, le=100, description="Largest number of hits per list a caller may ask for.")
     default_k: int = Field(5, ge=1, le=100, description="Hits per list when the caller gives no k.")
-    max_concurrent_encodes: int = Field(
-        2, ge=1, le=16, description="Queries embedded at the same time (bounded to the CPU cores)."
-    )
+    max_concurrent_encodes: int | None = Field(
+        None, ge=1, le=16, description="Suggestion queries run at the same time per server process (threads "
+        "that embed and search). Unset: the CPU cores divided by CASEWISE_WORKERS, at least 1.")
     sync_interval_seconds: float = Field(
         0.5, gt=0, description="How often the server drains the index outbox."
     )
@@ -103,6 +108,13 @@ class Settings(BaseSettings):
     def _calendar_is_valid(self) -> Settings:
         parse_calendar(self.timezone, self.business_hours, self.business_days, self.holidays, self.extra_workdays)
         return self
+
+    @property
+    def search_threads(self) -> int:
+        """Suggestion queries one process runs at once: the setting, else its share of the CPU cores."""
+        if self.max_concurrent_encodes:
+            return self.max_concurrent_encodes
+        return max(1, len(os.sched_getaffinity(0)) // self.workers)
 
     @property
     def database_path(self) -> Path:

@@ -187,3 +187,4 @@ def test_exact_search_matches_faiss_flat_search() -> None:
         assert [i for i, _ in ours] == found[0].tolist()
         assert np.allclose([s for _, s in ours], scores[0], atol=1e-5)
     assert len(store.search("article", vectors[0], 1000)) == keep.sum()
+

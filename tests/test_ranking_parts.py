@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from indexer.analysis import highlight_terms, index_terms
 from indexer.fusion import ranked, zscore_fusion
 from indexer.highlight import make_snippet
-from indexer.keyword_index import KeywordIndex
+from indexer.keyword_index import KeywordIndex, top_positive
 from indexer.vector_store import MANIFEST, Manifest, VectorStore
 
 
@@ -101,6 +101,45 @@ def test_bm25_ranks_rare_terms_higher_and_forgets_removed() -> None:
     index.remove(2)
     assert all(i != 2 for i, _ in index.search(["卡纸", "打印机"], 5))
     assert len(index) == 2
+
+
+def _fresh(docs: dict[int, list[str]]) -> KeywordIndex:
+    index = KeywordIndex()
+    index.add_many(docs.items())
+    return index
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 400), st.lists(st.sampled_from("甲乙丙丁戊己"), min_size=1,
+                                                                       max_size=6)), max_size=40))
+def test_bm25_cache_follows_changes_like_a_fresh_index(changes: list[tuple[bool, int, list[str]]]) -> None:
+    """Weights cached before additions and removals give the scores of an index built afresh."""
+    rng = np.random.default_rng(1)
+    docs = {n: list(rng.choice(list("甲乙丙丁戊己庚辛"), size=5)) for n in range(400)}
+    index = _fresh(docs)
+    queries = [["甲", "乙"], ["丙"], ["丁", "戊", "己"], ["庚", "辛", "甲"]]
+    for query in queries:
+        index.search(query, 10)  # weights cached now
+    for add, chunk_id, terms in changes:
+        if add:
+            docs[chunk_id] = terms
+            index.add(chunk_id, terms)
+        else:
+            docs.pop(chunk_id, None)
+            index.remove(chunk_id)
+    fresh = _fresh(docs)
+    for query in queries:
+        ours, theirs = dict(index.search(query, 500)), dict(fresh.search(query, 500))
+        assert ours.keys() == theirs.keys()  # nothing removed comes back, everything added is found
+        # 40 changes stay within the 2 % basis tolerance: idf and length norm of cached terms lag slightly
+        assert all(abs(ours[i] - theirs[i]) <= 0.05 * theirs[i] + 1e-6 for i in ours)
+
+
+@given(st.lists(st.integers(0, 6), min_size=0, max_size=3000), st.integers(1, 120))
+def test_top_positive_equals_a_full_sort(values: list[int], k: int) -> None:
+    """Exact top k of the positive scores, ties in row order, whether or not the sampled threshold applies."""
+    scores = np.asarray(values, dtype=np.float32) / 3
+    expected = [row for row in sorted(range(len(values)), key=lambda r: (-scores[r], r)) if scores[row] > 0][:k]
+    assert top_positive(scores, k).tolist() == expected
 
 
 def test_vector_store_saves_atomically_and_loads(tmp_path: Path) -> None:

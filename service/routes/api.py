@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from fastapi import APIRouter
@@ -34,7 +35,7 @@ def healthz(runtime: RuntimeDep) -> Health:
     counts = {(kind if space.name == "dense" else f"{kind}:{space.name}"): space.store.count(kind)
               for space in index.spaces for kind in ("ticket", "article")}
     return Health(status="ok", model=index.embedder.name, models=[s.embedder.name for s in index.spaces],
-                  vectors=counts, pending_outbox=index.pending_outbox())
+                  vectors=counts, pending_outbox=index.pending_outbox(), pid=os.getpid())
 
 
 @router.post("/api/v1/suggest", response_model=SuggestResponse, responses=TIMEOUT, tags=["search"])
