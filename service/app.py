@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import logging
+import os
 import re
+import signal
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -45,6 +48,7 @@ from service.web import render, to_sign_in, wants_html
 
 log = logging.getLogger("casewise")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 SCHEDULER_LOCK = "scheduler.lock"
 WORKER_LOAD = "workers.load"
 REPORT_CHECK_SECONDS = 600  # writes last week's report once, the first check after the week ends
@@ -181,7 +185,24 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def worker_app() -> FastAPI:
     """The app of one worker process of `casewise serve --workers N` (settings from the environment)."""
+    stop_with_parent()
     return create_app(Settings(), hold_server_lock=False)
+
+
+def stop_with_parent() -> None:
+    """Have the kernel send this process SIGTERM (a clean shutdown) when its parent dies, even by kill -9.
+
+    Otherwise workers would outlive a killed `casewise serve`, keep answering on the port and
+    writing to the database after the data folder's server lock was released. Linux only.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        log.warning("cannot tie this worker's life to its parent's (not Linux?)")
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _readable(error: dict) -> dict:

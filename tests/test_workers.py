@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -89,3 +90,39 @@ def test_worker_load_slots_are_per_process_and_counts_are_shared(tmp_path: Path)
         load.close()
     finally:
         child.communicate("")
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie not yet reaped by init counts as exited)."""
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return "\nState:\tZ" in state
+
+
+@pytest.mark.slow
+def test_workers_stop_when_the_serve_process_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill -9 of `casewise serve` ends its workers too: none keeps the port or the database."""
+    run(tmp_path, "import-tickets", str(FIXTURES / "tickets.jsonl"))
+    monkeypatch.setattr(bench, "HEADERS", bench.bench_headers(Settings(data_dir=tmp_path)))
+    port = free_port()
+    env = {**os.environ, "CASEWISE_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen([*CASEWISE, "serve", "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, server)
+        clients = bench.clients_per_worker(url, 2)
+        pids = [client.get("/healthz").json()["pid"] for client in clients]
+        for client in clients:
+            client.close()
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 60
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(_gone(pid) for pid in pids), pids
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/healthz", timeout=2)
