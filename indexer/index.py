@@ -177,7 +177,7 @@ class SearchIndex:
             self._reconciled = state
             log.info("index caught up to outbox row %d: %d vectors added or removed in %.2f s",
                      state[0], changed, time.perf_counter() - started)
-            self._unsaved = self._unsaved or bool(changed) or not self._saved_state(state)
+            self._unsaved = self._unsaved or bool(changed) or not self._saved_since(state)
             self._save_if_due(force=False)
             return changed
 
@@ -217,8 +217,8 @@ class SearchIndex:
         """Write each space's snapshot atomically with a manifest naming the chunk state it holds."""
         try:
             with self._file_lock():
-                # another process (a second server worker) may have saved this very state meanwhile
-                if self._saved_state(state):
+                # another process (a second server worker) may have saved this state, or a later one, meanwhile
+                if self._saved_since(state):
                     return
                 started = time.perf_counter()
                 for space, snapshot in snapshots:
@@ -233,10 +233,14 @@ class SearchIndex:
                 raise
             log.exception("saving the index failed; the next sync round tries again")
 
-    def _saved_state(self, state: tuple[int, int]) -> bool:
-        """Whether every space's saved files hold the chunks of this (outbox row, newest chunk id) state."""
+    def _saved_since(self, state: tuple[int, int]) -> bool:
+        """Whether every space's saved files hold this (outbox row, newest chunk id) state or a later one.
+
+        Both numbers only grow, so a saved state at least as far on both holds every change this one does.
+        """
         return all((saved := load_manifest(space.folder)) is not None
-                   and (saved.last_outbox_id, saved.last_chunk_id) == state for space in self.spaces)
+                   and saved.last_outbox_id >= state[0] and saved.last_chunk_id >= state[1]
+                   for space in self.spaces)
 
     def _reconcile(self, kind: str, progress: Progress | None) -> int:
         db_ids = self.database.read(lambda db: sync.chunk_ids(db, kind))
