@@ -114,7 +114,8 @@ class Settings(BaseSettings):
         """Suggestion queries one process runs at once: the setting, else its share of the CPU cores."""
         if self.max_concurrent_encodes:
             return self.max_concurrent_encodes
-        return max(1, len(os.sched_getaffinity(0)) // self.workers)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(1, cores // self.workers)
 
     @property
     def database_path(self) -> Path:
