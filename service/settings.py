@@ -114,8 +114,7 @@ class Settings(BaseSettings):
         """Suggestion queries one process runs at once: the setting, else its share of the CPU cores."""
         if self.max_concurrent_encodes:
             return self.max_concurrent_encodes
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        return max(1, cores // self.workers)
+        return max(1, cpu_cores() // self.workers)
 
     @property
     def database_path(self) -> Path:
@@ -136,6 +135,11 @@ class Settings(BaseSettings):
     def model_cache_dir(self) -> Path:
         """Where built-in models are unpacked into sentence-transformers folders."""
         return self.data_dir / "models"
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def describe_settings() -> str:
