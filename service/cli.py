@@ -21,7 +21,7 @@ from kb.visibility import DEFAULT_VIEWER
 from service import cli_users
 from service.cli_common import console, out, user_errors
 from service.runtime import Runtime, desk_rules, open_database, open_runtime
-from service.settings import Settings, cpu_cores, describe_settings
+from service.settings import MAX_WORKERS, Settings, cpu_cores, describe_settings
 
 app = typer.Typer(
     help="Casewise: support desk with bilingual knowledge-base search.\n\n"
@@ -221,7 +221,7 @@ def bench_suggest(
     reuse_index: Annotated[bool, typer.Option(
         help="Serve the index already built in the bench folder (skip the build phase and its figures).")] = False,
     workers: Annotated[int | None, typer.Option(
-        min=1, max=16, help="Server processes of the measured server (default: one per CPU core, the "
+        min=1, max=MAX_WORKERS, help="Server processes of the measured server (default: one per CPU core, the "
                             "production advice; overrides CASEWISE_WORKERS).")] = None,
 ) -> None:
     """Suggest latency over HTTP (single client vs bare encode; concurrent load) and index build throughput.
@@ -230,7 +230,7 @@ def bench_suggest(
     """
     from service.bench import run_suggest_bench, write_json
 
-    settings = Settings(workers=workers or cpu_cores())
+    settings = Settings(workers=workers or min(cpu_cores(), MAX_WORKERS))
     with user_errors():
         figures = run_suggest_bench(settings, tickets, article_copies, clients, seconds,
                                     lambda line: console.print(line, highlight=False), reuse_index)

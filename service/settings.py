@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kb.calendar import parse_calendar
 
+MAX_WORKERS = 16
+
 
 class Settings(BaseSettings):
     """Casewise configuration."""
@@ -46,7 +48,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
     workers: int = Field(
-        1, ge=1, le=16, description="Server processes sharing the port, each with its own copy of the index "
+        1, ge=1, le=MAX_WORKERS, description="Server processes sharing the port, each with its own copy of the index "
         "kept level with the database (one per CPU core for the most suggestions per second; each holds the "
         "models and vectors in memory, and per-user rate limits count per process).")
     max_body_bytes: int = Field(
