@@ -6,10 +6,13 @@ Small indexes are exact (`IndexFlatIP` under an id map). From
 and retrained when it has grown fourfold; `nprobe` is set for recall@10 of at
 least 0.98 against exact search (checked by `casewise bench ann`).
 
-Saved atomically: each index goes to a new generation file (temp, fsync,
-rename), then the manifest naming those files is replaced the same way. The
-manifest is the commit point; a crash at any moment leaves the previous
-complete generation loadable.
+Saved atomically in two steps. `stage` writes each index to a temporary file
+while the caller keeps the store unchanged (straight to a file: at 200k tickets
+0.2-0.4 s, where serialising 411 MB into memory first took 1.9-2.6 s and a
+second copy of it). `commit` then fsyncs and renames them to a new generation,
+and replaces the manifest naming those files the same way. The manifest is the
+commit point; a crash at any moment leaves the previous complete generation
+loadable, and leftover temporary files are removed by the next commit.
 """
 
 from __future__ import annotations
@@ -47,11 +50,17 @@ class Manifest:
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """A store's indexes serialized at one moment, ready to be written."""
+class Staged:
+    """A store's indexes written to temporary files at one moment, not yet committed."""
 
-    blobs: dict[str, np.ndarray]
+    folder: Path
+    files: dict[str, Path]
     counts: dict[str, int]
+
+    def discard(self) -> None:
+        """Remove the temporary files (a save that is no longer needed)."""
+        for path in self.files.values():
+            path.unlink(missing_ok=True)
 
 
 class VectorStore:
@@ -118,28 +127,47 @@ class VectorStore:
         self.indexes[kind] = _build_ivf(self.dim, *_all_vectors(index))
 
 
-    def snapshot(self) -> Snapshot:
-        """The serialized indexes and their counts, copied while the caller keeps the store unchanged."""
-        return Snapshot(blobs={kind: faiss.serialize_index(index) for kind, index in self.indexes.items()},
-                        counts={kind: self.count(kind) for kind in KINDS})
+    def stage(self, folder: Path) -> Staged:
+        """Write every kind's index to a temporary file in `folder`, without fsync.
 
-    def save(self, folder: Path, manifest: Manifest, snapshot: Snapshot | None = None) -> Manifest:
-        """Write a new generation of index files (of `snapshot`, default: now), then atomically switch
-        the manifest to it."""
-        snapshot = snapshot or self.snapshot()
+        The caller keeps the store unchanged meanwhile and holds the folder's lock until the
+        files are committed or discarded (a commit removes temporary files it finds).
+        """
         folder.mkdir(parents=True, exist_ok=True)
+        files: dict[str, Path] = {}
+        try:
+            for kind, index in self.indexes.items():
+                fd, name = tempfile.mkstemp(dir=folder, prefix=f".{kind}.", suffix=".faiss.tmp")
+                os.close(fd)
+                files[kind] = Path(name)
+                faiss.write_index(index, name)
+        except BaseException:
+            Staged(folder, files, {}).discard()
+            raise
+        return Staged(folder, files, {kind: self.count(kind) for kind in KINDS})
+
+    @staticmethod
+    def commit(staged: Staged, manifest: Manifest) -> Manifest:
+        """Make staged files the folder's new generation: fsync, rename, then switch the manifest atomically."""
+        folder = staged.folder
         previous = load_manifest(folder)
         generation = (previous.generation if previous else 0) + 1
         files = {}
-        for kind, blob in snapshot.blobs.items():
+        for kind, temporary in staged.files.items():
             name = f"{kind}-{generation:06d}.faiss"
-            _atomic_write(folder / name, blob)
+            _fsync_file(temporary)
+            os.replace(temporary, folder / name)
             files[kind] = name
+        _fsync_folder(folder)
         manifest.files, manifest.generation = files, generation
-        manifest.counts = dict(snapshot.counts)
+        manifest.counts = dict(staged.counts)
         _atomic_write(folder / MANIFEST, json.dumps(asdict(manifest), indent=2).encode())
         _remove_stale_files(folder, keep=set(files.values()))
         return manifest
+
+    def save(self, folder: Path, manifest: Manifest) -> Manifest:
+        """Stage and commit at once (the caller holds the folder's lock and keeps the store unchanged)."""
+        return self.commit(self.stage(folder), manifest)
 
     @classmethod
     def load(cls, folder: Path) -> tuple[VectorStore, Manifest] | None:
@@ -244,7 +272,7 @@ def load_manifest(folder: Path) -> Manifest | None:
         return None
 
 
-def _atomic_write(path: Path, data: bytes | np.ndarray) -> None:
+def _atomic_write(path: Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, rename over `path`, fsync the folder."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -256,11 +284,20 @@ def _atomic_write(path: Path, data: bytes | np.ndarray) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    _fsync_folder(path.parent)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make renames in the folder durable."""
+    _fsync_file(folder)
 
 
 def _remove_stale_files(folder: Path, keep: set[str]) -> None:

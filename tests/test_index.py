@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.index import SearchIndex, verify_saved
+from indexer.index import FolderLock, SearchIndex, verify_saved
 from indexer.search import suggest
 from indexer.sync import rechunk_pending
 from kb.db import Database
@@ -116,14 +116,35 @@ def test_server_saves_at_most_once_per_interval_and_flushes_on_stop(loaded: Data
     folder = tmp_path / "index"
     index = SearchIndex.open(loaded, embedder, folder, save_interval=3600)
     assert verify_saved(loaded, folder)[0].healthy  # the first sync always saves
-    loaded.write(lambda db: db.execute("UPDATE tickets SET status = 'in_progress' WHERE title LIKE 'VPN keeps%'"))
-    loaded.write(lambda db: db.execute("INSERT INTO outbox (entity_type, entity_id, created_at) "
-                                       "SELECT 'ticket', id, 'now' FROM tickets WHERE title LIKE 'VPN keeps%'"))
+    _reopen_vpn_tickets(loaded)
     assert index.sync() == 2 and index.drift().missing["ticket"] == 0
     saved, _ = verify_saved(loaded, folder)
     assert saved.extra["ticket"] == 2 and saved.manifest_behind > 0  # not written yet
     index.flush()
     assert verify_saved(loaded, folder)[0].healthy
+
+
+def test_server_does_not_wait_while_another_process_saves(loaded: Database, embedder, tmp_path) -> None:
+    """A save due while the folder is locked (another worker saving) is put off, not waited for."""
+    folder = tmp_path / "index"
+    index = SearchIndex.open(loaded, embedder, folder, save_interval=0.001)
+    (folder / ".ticket.crashed.faiss.tmp").write_bytes(b"left by a save that died before its commit")
+    other = FolderLock(folder)
+    assert other.acquire(blocking=False)
+    _reopen_vpn_tickets(loaded)
+    assert index.sync() == 2 and index.drift().missing["ticket"] == 0  # searchable at once
+    assert verify_saved(loaded, folder)[0].manifest_behind > 0  # the save was put off
+    other.release()
+    index.sync()
+    index.flush()
+    assert verify_saved(loaded, folder)[0].healthy
+    assert not list(folder.glob("*.tmp")) and not list(folder.glob(".*.tmp"))
+
+
+def _reopen_vpn_tickets(loaded: Database) -> None:
+    loaded.write(lambda db: db.execute("UPDATE tickets SET status = 'in_progress' WHERE title LIKE 'VPN keeps%'"))
+    loaded.write(lambda db: db.execute("INSERT INTO outbox (entity_type, entity_id, created_at) "
+                                       "SELECT 'ticket', id, 'now' FROM tickets WHERE title LIKE 'VPN keeps%'"))
 
 
 def test_rebuild_rewrites_chunks_and_changed_chunker_triggers_it(loaded: Database, embedder, tmp_path) -> None:
