@@ -106,14 +106,19 @@ class VectorStore:
 
         The caller must keep the store from changing meanwhile (SearchIndex's lock does).
         """
+        return self.search_many(kind, np.asarray(query, dtype=np.float32).reshape(1, -1), k)[0]
+
+    def search_many(self, kind: str, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """`search` for each row of `queries` (n x dim) in one pass over the vectors."""
         index = self.indexes[kind]
-        if index.ntotal == 0 or k <= 0:
-            return []
-        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        if index.ntotal == 0 or k <= 0 or not len(queries):
+            return [[] for _ in queries]
         if not isinstance(index, faiss.IndexIVF):
-            return _exact_search(index, query, k)
-        scores, ids = index.search(query.reshape(1, -1), min(k, index.ntotal))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            return _exact_search(index, queries, k)
+        scores, ids = index.search(queries, min(k, index.ntotal))
+        return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+                for row_ids, row_scores in zip(ids, scores, strict=True)]
 
     def _maybe_retrain(self, kind: str) -> None:
         index = self.indexes[kind]
@@ -190,18 +195,23 @@ class VectorStore:
         return store, manifest
 
 
-def _exact_search(index: faiss.IndexIDMap2, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """Exact top k of one query by a numpy matrix-vector product over FAISS's own storage (no copy).
+def _exact_search(index: faiss.IndexIDMap2, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+    """Exact top k of each query by a numpy matrix product over FAISS's own storage (no copy).
 
     For a single query this is about 5x faster than IndexFlatIP.search here (10k x 512:
-    0.19 vs 1.1 ms p50, same results); FAISS's flat search pays off for batches.
+    0.19 vs 1.1 ms p50, same results); FAISS's flat search pays off for large batches. The scan
+    is bound by memory bandwidth, so queries searched together share it (on a slower machine,
+    2.9 ms for one query, 0.8 ms per query for 8 together).
     """
     count = index.ntotal
     flat = faiss.downcast_index(index.index)
     vectors = faiss.rev_swig_ptr(flat.get_xb(), count * flat.d).reshape(count, flat.d)
     ids = faiss.rev_swig_ptr(index.id_map.data(), count)
-    scores = vectors @ query
-    if count > k:
+    return [_top_k(ids, scores, k) for scores in queries @ vectors.T]
+
+
+def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    if len(scores) > k:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
     else:

@@ -17,6 +17,7 @@ from kb.desk import DeskRules
 from service.auth import TokenCache
 from service.ratelimit import RateLimiter
 from service.settings import Settings
+from service.suggest_batch import SuggestBatcher
 
 
 @dataclass
@@ -27,12 +28,14 @@ class Runtime:
     database: Database
     index: SearchIndex
     search_pool: ThreadPoolExecutor = field(init=False)
+    suggester: SuggestBatcher = field(init=False)
     rules: DeskRules = field(init=False)
     suggest_limiter: RateLimiter = field(init=False)
     token_cache: TokenCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.search_pool = ThreadPoolExecutor(self.settings.search_threads, "casewise-search")
+        self.suggester = SuggestBatcher(self.index, self.search_pool)
         self.rules = desk_rules(self.settings)
         self.suggest_limiter = RateLimiter(self.settings.suggest_rate_per_minute, "CASEWISE_SUGGEST_RATE_PER_MINUTE")
         self.token_cache = TokenCache(self.settings.token_cache_seconds)

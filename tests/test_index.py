@@ -209,3 +209,29 @@ def test_exact_search_matches_faiss_flat_search() -> None:
         assert np.allclose([s for _, s in ours], scores[0], atol=1e-5)
     assert len(store.search("article", vectors[0], 1000)) == keep.sum()
 
+    together = store.search_many("article", vectors[:20], 10)  # a matrix product: same up to float rounding
+    for both, alone in zip(together, [store.search("article", query, 10) for query in vectors[:20]], strict=True):
+        assert [i for i, _ in both] == [i for i, _ in alone]
+        assert np.allclose([s for _, s in both], [s for _, s in alone], atol=1e-6)
+
+
+def test_queries_answered_together_get_the_same_answers_as_alone(loaded: Database, embedder, english_embedder,
+                                                                 tmp_path) -> None:
+    """A batch mixing staff and requesters, k, languages and codes: each answer is its own suggest()'s
+    (the same hits, explained the same way; scores equal up to float rounding)."""
+    from indexer.search import Ask, suggest_many
+
+    index = SearchIndex.open(loaded, embedder, tmp_path / "index", english=english_embedder)
+    asks = [Ask("VPN keeps disconnecting error 812", 3, AGENT), Ask("打印机连不上网络", 5, REQUESTER),
+            Ask("打印机连不上网络", 2, AGENT), Ask("outlook 0x800ccc0e 无法发送邮件", 30, AGENT)]
+    together = suggest_many(index, asks)
+    alone = [suggest(index, ask.text, ask.k, ask.viewer) for ask in asks]
+    for both, single in zip(together, alone, strict=True):
+        for ours, reference in zip((both.cases, both.articles), (single.cases, single.articles), strict=True):
+            assert [_shown(hit) for hit in ours] == [_shown(hit) for hit in reference]
+            assert np.allclose([hit.score for hit in ours], [hit.score for hit in reference], atol=1e-5)
+    assert together[1].cases == [] and together[1].articles and together[0].cases
+
+
+def _shown(hit) -> tuple:
+    return hit.kind, hit.entity_id, hit.chunk_id, hit.snippet_html, hit.matched_terms, hit.heading_path

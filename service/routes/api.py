@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from starlette.exceptions import HTTPException
 
 from indexer.markdown import render_html
-from indexer.search import Hit, suggest
+from indexer.search import Hit
 from kb.errors import InvalidInput
 from service.deps import RuntimeDep, SettingsDep, ViewerDep
 from service.schemas import (
@@ -55,10 +55,9 @@ async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: Set
         raise InvalidInput(f"k is {k}; the limit is {settings.max_k} (setting CASEWISE_MAX_K)")
     runtime.suggest_limiter.check(viewer.name)
     started = time.perf_counter()
-    # a small dedicated pool: queued requests wait in the event loop instead of many
-    # threads fighting over the GIL and the two cores
-    loop = asyncio.get_running_loop()
-    search = loop.run_in_executor(runtime.search_pool, suggest, runtime.index, text, k, viewer)
+    # a few search threads (not one per request fighting over the GIL and the cores); queries
+    # waiting for one are answered together (service/suggest_batch.py)
+    search = asyncio.wrap_future(runtime.suggester.submit(text, k, viewer))
     try:
         found = await asyncio.wait_for(search, timeout=settings.query_timeout_seconds)
     except TimeoutError:

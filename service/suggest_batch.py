@@ -1,0 +1,64 @@
+"""Suggestion queries answered in batches on the search threads.
+
+Under load, queries arrive faster than one is answered. Answering those waiting together
+runs the model once and reads each vector index once for all of them, which is far cheaper
+per query (measured at 200k chunks, 8 together: query encode 5.8 → 2.6 ms and the exact
+article search 2.9 → 0.8 ms per query). A query that arrives alone is answered alone, as soon
+as a search thread is free, so a quiet server answers as fast as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from indexer.index import SearchIndex
+from indexer.search import Ask, Suggestions, suggest_many
+from kb.visibility import Viewer
+
+log = logging.getLogger("casewise.search")
+MAX_BATCH = 16
+
+
+class SuggestBatcher:
+    """Queues suggestion queries; each task on the search pool answers every query waiting (up to `max_batch`)."""
+
+    def __init__(self, index: SearchIndex, pool: ThreadPoolExecutor, max_batch: int = MAX_BATCH) -> None:
+        self._index = index
+        self._pool = pool
+        self._max_batch = max_batch
+        self._waiting: deque[tuple[Ask, Future[Suggestions]]] = deque()
+        self._lock = threading.Lock()
+
+    def submit(self, text: str, k: int, viewer: Viewer) -> Future[Suggestions]:
+        """Queue a query; the future holds its suggestions (cancel it to drop a query not started)."""
+        future: Future[Suggestions] = Future()
+        with self._lock:
+            self._waiting.append((Ask(text, k, viewer), future))
+        # one task per query keeps the pool's bound; a task that finds the queue empty (an earlier
+        # task took its query into a batch) ends at once
+        self._pool.submit(self._answer_waiting)
+        return future
+
+    def _answer_waiting(self) -> None:
+        with self._lock:
+            batch = [self._waiting.popleft() for _ in range(min(self._max_batch, len(self._waiting)))]
+        started = [(ask, future) for ask, future in batch if future.set_running_or_notify_cancel()]
+        if started:
+            self._answer(started)
+
+    def _answer(self, batch: list[tuple[Ask, Future[Suggestions]]]) -> None:
+        try:
+            answers = suggest_many(self._index, [ask for ask, _ in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0][1].set_exception(error)
+                return
+            log.exception("a batch of %d suggestion queries failed; answering each alone", len(batch))
+            for one in batch:
+                self._answer([one])
+            return
+        for (_, future), answer in zip(batch, answers, strict=True):
+            future.set_result(answer)

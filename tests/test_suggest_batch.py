@@ -1,0 +1,103 @@
+"""Suggestion queries waiting for a search thread are answered together, each as if alone."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import service.suggest_batch as batching
+from indexer.index import SearchIndex
+from indexer.search import suggest
+from kb.db import Database
+from kb.importing import import_article_folder, import_ticket_file
+from kb.visibility import Viewer
+from service.suggest_batch import SuggestBatcher
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.slow
+AGENT = Viewer("agent", "agent")
+REQUESTER = Viewer("customer", "requester")
+QUERIES = [("VPN keeps disconnecting", 3, AGENT), ("打印机连不上网络", 5, REQUESTER), ("蓝屏 0x0000011b", 2, AGENT),
+           ("outlook cannot send mail", 4, REQUESTER), ("报销单提交失败", 5, AGENT)]
+
+
+class BrokenViewer(Viewer):
+    """A viewer whose permission check fails, to break one query of a batch."""
+
+    def can(self, permission: str) -> bool:
+        raise RuntimeError("permission store unavailable")
+
+
+@pytest.fixture
+def index(database: Database, embedder, tmp_path: Path) -> SearchIndex:
+    import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
+    import_article_folder(database, FIXTURES / "articles", "test")
+    return SearchIndex.open(database, embedder, tmp_path / "index")
+
+
+def test_waiting_queries_are_answered_in_one_batch_each_as_alone(index: SearchIndex, monkeypatch) -> None:
+    batches = _record_batch_sizes(monkeypatch)
+    with ThreadPoolExecutor(1) as pool:
+        release = _hold(pool)
+        batcher = SuggestBatcher(index, pool)
+        futures = [batcher.submit(*query) for query in QUERIES]
+        release.set()
+        answers = [future.result(timeout=60) for future in futures]
+    assert batches == [len(QUERIES)]
+    for (text, k, viewer), answer in zip(QUERIES, answers, strict=True):
+        alone = suggest(index, text, k, viewer)
+        assert [h.entity_id for h in answer.cases] == [h.entity_id for h in alone.cases]
+        assert [h.chunk_id for h in answer.articles] == [h.chunk_id for h in alone.articles]
+        assert np.allclose([h.score for h in answer.articles], [h.score for h in alone.articles], atol=1e-5)
+    assert answers[1].cases == [] and answers[0].cases
+
+
+def test_a_failing_query_fails_alone_and_a_cancelled_one_is_skipped(index: SearchIndex, monkeypatch) -> None:
+    batches = _record_batch_sizes(monkeypatch)
+    batcher_queries = [("VPN keeps disconnecting", 3, AGENT), ("打印机", 3, BrokenViewer("x", "agent")),
+                       ("蓝屏", 3, AGENT), ("报销", 3, AGENT)]
+    with ThreadPoolExecutor(1) as pool:
+        release = _hold(pool)
+        batcher = SuggestBatcher(index, pool)
+        futures = [batcher.submit(*query) for query in batcher_queries]
+        assert futures[3].cancel()
+        release.set()
+        assert futures[0].result(timeout=60).cases and futures[2].result(timeout=60).cases
+        with pytest.raises(RuntimeError, match="permission store unavailable"):
+            futures[1].result(timeout=60)
+    assert futures[3].cancelled()
+    assert batches == [3, 1, 1, 1]  # the batch failed, then each query was answered alone
+
+
+def test_batches_never_exceed_the_limit(index: SearchIndex, monkeypatch) -> None:
+    batches = _record_batch_sizes(monkeypatch)
+    with ThreadPoolExecutor(1) as pool:
+        release = _hold(pool)
+        batcher = SuggestBatcher(index, pool, max_batch=2)
+        futures = [batcher.submit("VPN", 1, AGENT) for _ in range(5)]
+        release.set()
+        assert all(future.result(timeout=60).cases for future in futures)
+    assert batches == [2, 2, 1]
+
+
+def _hold(pool: ThreadPoolExecutor) -> threading.Event:
+    """Keep the pool's only thread busy until the returned event is set, so queries pile up."""
+    release = threading.Event()
+    pool.submit(release.wait, 60)
+    return release
+
+
+def _record_batch_sizes(monkeypatch) -> list[int]:
+    sizes: list[int] = []
+    answer = batching.suggest_many
+
+    def recording(index, asks, *args, **kwargs):
+        sizes.append(len(asks))
+        return answer(index, asks, *args, **kwargs)
+
+    monkeypatch.setattr(batching, "suggest_many", recording)
+    return sizes
