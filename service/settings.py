@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     max_k: int = Field(20, ge=1, le=100, description="Largest number of hits per list a caller may ask for.")
     default_k: int = Field(5, ge=1, le=100, description="Hits per list when the caller gives no k.")
     max_concurrent_encodes: int | None = Field(
-        None, ge=1, le=16, description="Suggestion queries run at the same time per server process (threads "
-        "that embed and search). Unset: the CPU cores divided by CASEWISE_WORKERS, at least 1.")
+        None, ge=1, le=16, description="Search threads per server process: each embeds and searches one "
+        "suggestion query at a time, or the queries waiting together (up to 16 in one batch). Unset: the "
+        "CPU cores divided by CASEWISE_WORKERS, at least 1.")
     sync_interval_seconds: float = Field(
         0.5, gt=0, description="How often the server drains the index outbox."
     )
