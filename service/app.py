@@ -41,7 +41,7 @@ from service.routes import (
     tickets,
     users,
 )
-from service.runtime import Runtime, open_runtime
+from service.runtime import Runtime, open_runtime, settle_heap
 from service.schemas import ErrorBody
 from service.settings import Settings
 from service.web import render, to_sign_in, wants_html
@@ -67,11 +67,12 @@ COMMON_ERRORS = {
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
-               hold_server_lock: bool = True) -> FastAPI:
+               hold_server_lock: bool = True, long_lived: bool = False) -> FastAPI:
     """Build the app; it opens its own runtime on start-up unless one is given (tests).
 
     `hold_server_lock=False` when the caller already holds the data folder's server lock
-    (`casewise serve` holds it for its one or several server processes).
+    (`casewise serve` holds it for its one or several server processes). `long_lived` (a
+    server process) freezes the loaded heap once the runtime is open (`settle_heap`).
     """
     settings = settings or (runtime.settings if runtime else Settings())
 
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     @asynccontextmanager
     async def _serving(app: FastAPI, owned: bool) -> AsyncIterator[None]:
         app.state.runtime = runtime or open_runtime(settings)
+        if long_lived:
+            settle_heap()
         schedules = SchedulerLease(settings.data_dir / SCHEDULER_LOCK)
         workers = [_Periodic("casewise-sync", settings.sync_interval_seconds, app.state.runtime.index.sync),
                    _Periodic("casewise-sla", settings.sla_check_interval_seconds,
@@ -186,7 +189,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 def worker_app() -> FastAPI:
     """The app of one worker process of `casewise serve --workers N` (settings from the environment)."""
     stop_with_parent()
-    return create_app(Settings(), hold_server_lock=False)
+    return create_app(Settings(), hold_server_lock=False, long_lived=True)
 
 
 def stop_with_parent() -> None:

@@ -386,8 +386,8 @@ def serve(
     settings = Settings(**overrides)
     with user_errors(), server_lock(settings):
         if settings.workers == 1:
-            uvicorn.run(create_app(settings, hold_server_lock=False), host=settings.host, port=settings.port,
-                        log_level="info")
+            uvicorn.run(create_app(settings, hold_server_lock=False, long_lived=True), host=settings.host,
+                        port=settings.port, log_level="info")
         else:
             _serve_workers(settings)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -101,3 +102,17 @@ def open_runtime(
         database.close()
         raise
     return Runtime(settings=settings, database=database, index=index)
+
+
+def settle_heap() -> None:
+    """Put what is loaded now (the index above all) out of the cyclic garbage collector's reach.
+
+    For a server process, whose index lives as long as it does. At 200k chunks the index holds
+    about 0.5M container objects, and each full collection walked them all: 240 ms, during
+    which the process answered nothing (16 clients on one worker: p99 363-389 ms, 135-161 ms
+    with the freeze). After the freeze a full collection took under 0.1 ms. Frozen objects
+    that later form unreachable cycles are never freed, so short-lived processes (tests,
+    commands) do not call this.
+    """
+    gc.collect()
+    gc.freeze()

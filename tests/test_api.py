@@ -115,3 +115,21 @@ def test_openapi_documents_suggest(base_url: str) -> None:
     schema = HTTP.get(f"{base_url}/openapi.json").json()
     assert "/api/v1/suggest" in schema["paths"]
     assert HTTP.get(f"{base_url}/docs").status_code == 200
+
+
+def test_a_server_process_takes_its_loaded_heap_out_of_the_collectors_reach(tmp_path) -> None:
+    """`casewise serve` freezes the heap once the index is loaded (a full collection walked all of it,
+    240 ms at 200k chunks); the app of a short-lived process such as a test leaves it alone."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    settings = Settings(data_dir=tmp_path, english_embedding_model="")
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/healthz").status_code == 200 and gc.get_freeze_count() == 0
+        with TestClient(create_app(settings, long_lived=True)) as client:
+            assert client.get("/healthz").status_code == 200 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
