@@ -117,6 +117,12 @@ def test_openapi_documents_suggest(base_url: str) -> None:
     assert HTTP.get(f"{base_url}/docs").status_code == 200
 
 
+def test_knowledge_base_page_search_answers_through_the_search_threads(base_url: str) -> None:
+    page = HTTP.get(f"{base_url}/kb", params={"q": "打印机无法连接网络"})
+    assert page.status_code == 200
+    assert "/articles/printer-wifi#L" in page.text and "<mark>" in page.text
+
+
 def test_a_server_process_takes_its_loaded_heap_out_of_the_collectors_reach(tmp_path) -> None:
     """`casewise serve` freezes the heap once the index is loaded (a full collection walked all of it,
     240 ms at 200k chunks); the app of a short-lived process such as a test leaves it alone."""

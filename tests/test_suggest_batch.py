@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from starlette.exceptions import HTTPException
 
 import service.suggest_batch as batching
 from indexer.index import SearchIndex
@@ -82,6 +83,21 @@ def test_batches_never_exceed_the_limit(index: SearchIndex, monkeypatch) -> None
         release.set()
         assert all(future.result(timeout=60).cases for future in futures)
     assert batches == [2, 2, 1]
+
+
+def test_a_caller_waiting_past_the_timeout_gets_a_503_and_its_query_is_dropped(index: SearchIndex,
+                                                                             monkeypatch) -> None:
+    batches = _record_batch_sizes(monkeypatch)
+    with ThreadPoolExecutor(1) as pool:
+        release = _hold(pool)
+        batcher = SuggestBatcher(index, pool)
+        with pytest.raises(HTTPException) as refused:
+            batcher.answer("VPN keeps disconnecting", 3, AGENT, timeout=0.05)
+        assert refused.value.status_code == 503 and refused.value.headers == {"Retry-After": "1"}
+        assert "CASEWISE_QUERY_TIMEOUT_SECONDS" in refused.value.detail
+        release.set()
+        assert batcher.answer("打印机连不上网络", 3, AGENT, timeout=60).cases
+    assert batches == [1]  # the query given up on was never answered
 
 
 def _hold(pool: ThreadPoolExecutor) -> threading.Event:

@@ -7,7 +7,6 @@ import os
 import time
 
 from fastapi import APIRouter
-from starlette.exceptions import HTTPException
 
 from indexer.markdown import render_html
 from indexer.search import Hit
@@ -23,6 +22,7 @@ from service.schemas import (
     SuggestRequest,
     SuggestResponse,
 )
+from service.suggest_batch import timed_out
 
 router = APIRouter()
 TIMEOUT = {503: {"model": ErrorBody, "description": "The query ran past CASEWISE_QUERY_TIMEOUT_SECONDS."}}
@@ -61,9 +61,7 @@ async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: Set
     try:
         found = await asyncio.wait_for(search, timeout=settings.query_timeout_seconds)
     except TimeoutError:
-        raise HTTPException(503, f"the query took longer than {settings.query_timeout_seconds} s "
-                                 "(setting CASEWISE_QUERY_TIMEOUT_SECONDS); try again",
-                            headers={"Retry-After": "1"}) from None
+        raise timed_out(settings.query_timeout_seconds) from None
     took = (time.perf_counter() - started) * 1000
     return SuggestResponse(cases=[_case(h) for h in found.cases],
                            articles=[_article(h) for h in found.articles], took_ms=round(took, 2))

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from indexer.markdown import render_html
-from indexer.search import suggest
 from kb import activity, triage
 from kb import article_workflow as workflow
 from kb.article_access import staff_article
@@ -138,7 +137,9 @@ def kb_page(request: Request, runtime: RuntimeDep, signed_in: OptionalViewerDep,
     if q and q.strip():
         client = request.client.host if request.client else "unknown"
         runtime.suggest_limiter.check(viewer.name if signed_in else f"ip:{client}")
-        found = suggest(runtime.index, q.strip(), runtime.settings.max_k, viewer)
+        # through the search threads, like the API: the number of queries embedding at once stays bounded
+        found = runtime.suggester.answer(q.strip(), runtime.settings.max_k, viewer,
+                                         runtime.settings.query_timeout_seconds)
         items = [{**hit.entity, "heading_path": hit.heading_path, "snippet_html": hit.snippet_html,
                   "url": f"/articles/{hit.entity['slug']}" + (f"#{hit.anchor}" if hit.anchor else "")}
                  for hit in found.articles]
