@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -123,9 +124,9 @@ class Ask:
     k: int
     viewer: Viewer
 
-    @property
+    @cached_property
     def kinds(self) -> tuple[str, ...]:
-        """Resolved cases are for staff; everyone gets articles."""
+        """Resolved cases are for staff; everyone gets articles (asked once: ranking reads it often)."""
         sees_cases = self.viewer.can("tickets.read.resolved") or self.viewer.can("tickets.read.all")
         return ("ticket", "article") if sees_cases else ("article",)
 
