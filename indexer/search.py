@@ -15,6 +15,7 @@ from indexer.analysis import CODE, highlight_terms, index_terms, latin_share, no
 from indexer.fusion import ranked, zscore_fusion
 from indexer.highlight import make_snippet
 from indexer.index import SearchIndex
+from indexer.vector_store import VectorStore
 from kb.article_access import searchable_articles_by_id
 from kb.effectiveness import boosts_for
 from kb.tickets import indexable_tickets_by_id
@@ -26,8 +27,12 @@ from kb.visibility import Viewer
 # `dense_en` (the English model) is further scaled by the query's share of Latin
 # letters: an English-only model has nothing to say about Chinese text. At 2.0 it
 # beat 1.0 on both English dev sets (MiniLM is much stronger than USE in English).
-FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "keyword": 0.7, "codes": 1.0}
+# `crowding` is not a list: dense scores are cos - crowding * r, where r is how crowded the
+# chunk's neighbourhood is (indexer/crowding.py), which marks down generic chunks near every query.
+FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "keyword": 0.7, "codes": 1.0, "crowding": 0.5}
 MIN_CANDIDATES = 100
+# with crowding, each space's dense candidates are re-ranked from this many times as many nearest
+CROWDING_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -160,16 +165,21 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
     """Per query, for each kind its ask sees: the fused (chunk id, score) list, best first, and the
     primary dense similarity of each dense hit. The vectors are searched for all queries together."""
     kinds = [kind for kind in ("ticket", "article") if any(kind in ask.kinds for ask in asks)]
-    depth = max(ask.candidates for ask in asks)
+    crowding = weights.get("crowding", 0.0)
+    depth = max(ask.candidates for ask in asks) * (CROWDING_DEPTH if crowding else 1)
     rankings: list[dict[str, Ranking]] = []
     with index.search_lock:
         dense = {kind: _dense_lists(index, queries, kind, depth) for kind in kinds}
         keyword = [{kind: _keyword_lists(index, query, kind, ask.candidates, weights) for kind in ask.kinds}
                    for query, ask in zip(queries, asks, strict=True)]
+        stores = {space.name: space.store for space in index.spaces}
+        lists = [{kind: {name: _uncrowded(stores[name], kind, scored, ask.candidates, crowding)
+                         for name, scored in dense[kind][i].items()} | keyword[i][kind] for kind in ask.kinds}
+                 for i, ask in enumerate(asks)]
     for i, (query, ask) in enumerate(zip(queries, asks, strict=True)):
-        lists = {kind: {name: scored[:ask.candidates] for name, scored in dense[kind][i].items()} | keyword[i][kind]
-                 for kind in ask.kinds}
-        rankings.append({kind: _fused(lists[kind], query, ask.candidates, weights) for kind in ask.kinds})
+        # the similarity shown with a hit is the plain cosine of the primary space
+        rankings.append({kind: _fused(lists[i][kind], query, ask.candidates, weights,
+                                      dict(dense[kind][i].get("dense", []))) for kind in ask.kinds})
     return rankings
 
 
@@ -186,6 +196,18 @@ def _dense_lists(index: SearchIndex, queries: Sequence[Query], kind: str,
     return lists
 
 
+def _uncrowded(store: VectorStore, kind: str, scored: list[tuple[int, float]], candidates: int,
+               weight: float) -> list[tuple[int, float]]:
+    """The best `candidates` of a dense list by cos - weight * crowding (indexer/crowding.py)."""
+    if not weight or not scored:
+        return scored[:candidates]
+    ids = np.fromiter((chunk_id for chunk_id, _ in scored), dtype=np.int64, count=len(scored))
+    cosines = np.fromiter((score for _, score in scored), dtype=np.float32, count=len(scored))
+    adjusted = cosines - np.float32(weight) * store.crowding_of(kind, ids)
+    best = np.argsort(-adjusted, kind="stable")[:candidates]
+    return [(int(ids[j]), float(adjusted[j])) for j in best]
+
+
 def _keyword_lists(index: SearchIndex, query: Query, kind: str, candidates: int,
                    weights: Mapping[str, float]) -> dict[str, list[tuple[int, float]]]:
     lists = {}
@@ -197,9 +219,9 @@ def _keyword_lists(index: SearchIndex, query: Query, kind: str, candidates: int,
 
 
 def _fused(lists: Mapping[str, list[tuple[int, float]]], query: Query, candidates: int,
-           weights: Mapping[str, float]) -> Ranking:
+           weights: Mapping[str, float], similarity: dict[int, float]) -> Ranking:
     effective = {**weights, "dense_en": weights.get("dense_en", 0.0) * query.latin_share}
-    return ranked(zscore_fusion(lists, effective, candidates)), dict(lists.get("dense", []))
+    return ranked(zscore_fusion(lists, effective, candidates)), similarity
 
 
 def _hits_of_kind(

@@ -27,10 +27,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexer.crowding import Crowding
+
 KINDS = ("ticket", "article")
 APPROXIMATE_FROM = 50_000
 TRAINING_POINTS_PER_LIST = 40
 MANIFEST = "manifest.json"
+CROWDING = "-crowding"
 FORMAT_VERSION = 1
 
 
@@ -69,6 +72,7 @@ class VectorStore:
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.indexes: dict[str, faiss.Index] = {kind: self._exact() for kind in KINDS}
+        self.crowding: dict[str, Crowding] = {kind: Crowding(dim) for kind in KINDS}
 
     def _exact(self) -> faiss.IndexIDMap2:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
@@ -76,10 +80,21 @@ class VectorStore:
     def add(self, kind: str, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under the given chunk ids; may switch the kind to an approximate index."""
         if len(ids):
-            self.indexes[kind].add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-            )
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            self.indexes[kind].add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
             self._maybe_retrain(kind)
+            self._update_crowding(kind, np.asarray(ids, dtype=np.int64), vectors)
+
+    def _update_crowding(self, kind: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+        crowding = self.crowding[kind]
+        if crowding.needs_resample(self.count(kind)):
+            crowding.resample(*_all_vectors(self.indexes[kind]))
+        else:
+            crowding.update(ids, vectors)
+
+    def crowding_of(self, kind: str, ids: np.ndarray) -> np.ndarray:
+        """Each chunk's neighbourhood crowding r (indexer/crowding.py), 0 for ids not held."""
+        return self.crowding[kind].scores(ids)
 
     def remove(self, kind: str, ids: np.ndarray) -> None:
         """Remove vectors by chunk id (unknown ids are ignored)."""
@@ -142,10 +157,10 @@ class VectorStore:
         files: dict[str, Path] = {}
         try:
             for kind, index in self.indexes.items():
-                fd, name = tempfile.mkstemp(dir=folder, prefix=f".{kind}.", suffix=".faiss.tmp")
-                os.close(fd)
-                files[kind] = Path(name)
-                faiss.write_index(index, name)
+                files[kind] = _temporary(folder, kind, ".faiss")
+                faiss.write_index(index, str(files[kind]))
+                files[_crowding_key(kind)] = _temporary(folder, kind, ".crowding")
+                files[_crowding_key(kind)].write_bytes(self.crowding[kind].to_bytes())
         except BaseException:
             Staged(folder, files, {}).discard()
             raise
@@ -158,11 +173,11 @@ class VectorStore:
         previous = load_manifest(folder)
         generation = (previous.generation if previous else 0) + 1
         files = {}
-        for kind, temporary in staged.files.items():
-            name = f"{kind}-{generation:06d}.faiss"
+        for key, temporary in staged.files.items():
+            name = f"{key}-{generation:06d}{'.npz' if key.endswith(CROWDING) else '.faiss'}"
             _fsync_file(temporary)
             os.replace(temporary, folder / name)
-            files[kind] = name
+            files[key] = name
         _fsync_folder(folder)
         manifest.files, manifest.generation = files, generation
         manifest.counts = dict(staged.counts)
@@ -192,7 +207,36 @@ class VectorStore:
             return None
         if any(store.count(k) != manifest.counts.get(k) for k in KINDS):
             return None
+        for kind in KINDS:
+            store.crowding[kind] = _load_crowding(folder, manifest, kind, store.indexes[kind])
         return store, manifest
+
+
+def _temporary(folder: Path, kind: str, suffix: str) -> Path:
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{kind}.", suffix=f"{suffix}.tmp")
+    os.close(fd)
+    return Path(name)
+
+
+def _crowding_key(kind: str) -> str:
+    return f"{kind}{CROWDING}"
+
+
+def _load_crowding(folder: Path, manifest: Manifest, kind: str, index: faiss.Index) -> Crowding:
+    """The saved crowding of a kind; worked out from its vectors when the generation has none
+    (saved before it existed) or the file is unreadable."""
+    name = manifest.files.get(_crowding_key(kind))
+    if name:
+        try:
+            crowding = Crowding.from_bytes((folder / name).read_bytes(), manifest.dim)
+            if crowding.sampled_from or not index.ntotal:
+                return crowding
+        except (OSError, ValueError):
+            pass
+    crowding = Crowding(manifest.dim)
+    if index.ntotal:
+        crowding.resample(*_all_vectors(index))
+    return crowding
 
 
 def _exact_search(index: faiss.IndexIDMap2, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
@@ -312,6 +356,6 @@ def _fsync_folder(folder: Path) -> None:
 
 def _remove_stale_files(folder: Path, keep: set[str]) -> None:
     for path in folder.iterdir():
-        stale_index = path.suffix == ".faiss" and path.name not in keep
+        stale_index = path.suffix in (".faiss", ".npz") and path.name not in keep
         if stale_index or path.name.endswith(".tmp"):
             path.unlink(missing_ok=True)

@@ -39,6 +39,8 @@ from service.settings import Settings
 Log = Callable[[str], None]
 # Authorization of the bench account, set once the corpus database exists.
 HEADERS: dict[str, str] = {}
+# warm-up queries per server process before measuring, drawn like the measured ones with another seed
+WARM_UP_QUERIES, WARM_UP_SEED = 50, 29
 FILLERS = ["又出现了", "今天早上", "急", "again", "urgent", "第二次", "还是不行", "please help", "同事也一样"]
 
 
@@ -346,19 +348,42 @@ def time_to_suggestible(url: str, workers: int, log: Log) -> float:
             client.close()
 
 
-def clients_per_worker(url: str, workers: int, attempts: int = 200) -> list[httpx.Client]:
-    """Keep-alive clients, one connected to each server process (told apart by /healthz's pid)."""
+def clients_per_worker(url: str, workers: int, wait_s: float = 10.0) -> list[httpx.Client]:
+    """Keep-alive clients, one connected to each server process (told apart by /healthz's pid).
+
+    Tries new connections for up to `wait_s` seconds: a process still loading the index answers none.
+    """
     found: dict[int, httpx.Client] = {}
-    for _ in range(attempts):
+    until = time.monotonic() + wait_s
+    while len(found) < workers and time.monotonic() < until:
         client = httpx.Client(base_url=url, timeout=30, headers=HEADERS)
         pid = client.get("/healthz").json()["pid"]
         if pid in found:
             client.close()
+            time.sleep(0.01)
         else:
             found[pid] = client
-        if len(found) >= workers:
-            break
     return list(found.values())
+
+
+def warm_up(url: str, workers: int, queries: list[str], log: Log) -> None:
+    """Wait until every server process answers, then send each the warm-up queries.
+
+    `casewise serve` answers as soon as its first process is up; the others may still be
+    loading the index, and a fresh process's first queries fault in index pages and caches.
+    The bench measures a server that is up and running; the warm-up queries are drawn with another seed.
+    """
+    clients = clients_per_worker(url, workers, wait_s=600)
+    if len(clients) < workers:
+        raise RuntimeError(f"only {len(clients)} of {workers} server processes answered within 600 s")
+    try:
+        for client in clients:
+            for query in queries:
+                client.post("/api/v1/suggest", json={"title": query}).raise_for_status()
+    finally:
+        for client in clients:
+            client.close()
+    log(f"{workers} server processes up; each answered {len(queries)} warm-up queries")
 
 
 def _suggests(client: httpx.Client, title: str) -> bool:
@@ -393,6 +418,7 @@ def run_suggest_bench(settings: Settings, tickets: int, article_copies: int, cli
     HEADERS.update(bench_headers(settings))
     process, url = start_server(settings, log)
     try:
+        warm_up(url, settings.workers, query_set(WARM_UP_QUERIES, seed=WARM_UP_SEED), log)
         bare = bare_encode_latencies(settings, queries)
         single = single_client(url, queries)
         log("single client done")

@@ -185,6 +185,15 @@ def test_english_space_is_indexed_saved_and_weighted_by_language(loaded: Databas
     assert reopened.rebuilt_reason is None
 
 
+def test_hits_show_their_plain_cosine_though_ranked_with_crowding(loaded: Database, embedder, tmp_path) -> None:
+    index = SearchIndex.open(loaded, embedder, tmp_path / "index")
+    query = "VPN keeps disconnecting"
+    plain = dict(index.store.search("article", embedder.encode_queries([query])[0], 1000))
+    hits = suggest(index, query, 5, AGENT).articles
+    assert hits and all(abs(hit.similarity - plain[hit.chunk_id]) < 1e-5 for hit in hits if hit.similarity is not None)
+    assert all(r > 0 for r in index.store.crowding_of("article", np.array([hit.chunk_id for hit in hits])))
+
+
 def test_exact_search_matches_faiss_flat_search() -> None:
     """The numpy path for exact kinds returns FAISS IndexFlatIP's ranking, after removals too."""
     import faiss

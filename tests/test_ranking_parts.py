@@ -216,3 +216,67 @@ def test_approximate_index_is_retrained_when_it_grows_fourfold(monkeypatch) -> N
     assert index.nlist > first_lists and index.ntotal == 20_000
     assert sorted(store.ids("ticket").tolist()) == list(range(20_000))
     assert store.search("ticket", vectors[12_345], 1)[0][0] == 12_345
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_crowding_is_higher_in_crowded_neighbourhoods_and_leaves_the_vector_itself_out() -> None:
+    rng = np.random.default_rng(5)
+    centre = rng.normal(size=16)
+    crowd = _unit_rows(centre + 0.05 * rng.normal(size=(40, 16)))  # generic texts, all alike
+    spread = _unit_rows(rng.normal(size=(40, 16)))
+    store = VectorStore(16)
+    store.add("ticket", np.arange(100, 180), np.vstack([crowd, spread]))
+    scores = store.crowding_of("ticket", np.arange(100, 180))
+    assert scores[:40].min() > scores[40:].max()
+    assert scores.max() < 0.999  # a vector's similarity to itself (1.0) is not its neighbourhood
+    assert store.crowding_of("ticket", np.array([5, 100_000])).tolist() == [0.0, 0.0]  # never held
+
+
+def test_dense_candidates_are_ranked_by_cosine_less_crowding() -> None:
+    from indexer.search import _uncrowded
+
+    rng = np.random.default_rng(5)
+    crowd = _unit_rows(rng.normal(size=16) + 0.05 * rng.normal(size=(40, 16)))
+    store = VectorStore(16)
+    store.add("ticket", np.arange(100, 180), np.vstack([crowd, _unit_rows(rng.normal(size=(40, 16)))]))
+    scored = [(100, 0.80), (150, 0.79), (101, 0.10)]  # 100 and 101 sit in the crowd
+    reranked = _uncrowded(store, "ticket", scored, 2, 0.5)
+    assert [chunk_id for chunk_id, _ in reranked] == [150, 100]
+    r = store.crowding_of("ticket", np.array([150]))[0]
+    assert abs(reranked[0][1] - (0.79 - 0.5 * r)) < 1e-6
+    assert _uncrowded(store, "ticket", scored, 2, 0.0) == scored[:2]
+
+
+def test_crowding_reference_is_redrawn_as_the_kind_grows(monkeypatch) -> None:
+    import indexer.crowding as crowding_module
+
+    monkeypatch.setattr(crowding_module, "REFERENCE_SIZE", 8)
+    vectors = _unit_rows(np.random.default_rng(2).normal(size=(64, 8)))
+    store = VectorStore(8)
+    for start in range(0, 64, 4):
+        store.add("article", np.arange(start, start + 4), vectors[start:start + 4])
+    crowding = store.crowding["article"]
+    # doubling while the sample was not full (4, 8), then fourfold (32); 64 is not yet 4 x 32
+    assert crowding.sampled_from == 32 and len(crowding.reference_ids) == 8
+    assert set(crowding.reference_ids.tolist()) <= set(range(32))
+    similarities = np.sort(vectors[32:] @ crowding.reference.T, axis=1)[:, -7:]  # 7 = all but one of 8
+    assert np.allclose(store.crowding_of("article", np.arange(32, 64)), similarities.mean(axis=1), atol=1e-6)
+
+
+def test_crowding_is_saved_with_the_index_and_worked_out_again_when_missing(tmp_path: Path) -> None:
+    vectors = _unit_rows(np.random.default_rng(9).normal(size=(50, 8)))
+    store = VectorStore(8)
+    store.add("ticket", np.arange(50), vectors)
+    manifest = store.save(tmp_path, Manifest(model="m", dim=8, counts={}, last_outbox_id=1))
+    expected = store.crowding_of("ticket", np.arange(50))
+    assert np.array_equal(VectorStore.load(tmp_path)[0].crowding_of("ticket", np.arange(50)), expected)
+
+    saved = json.loads((tmp_path / MANIFEST).read_text())
+    del saved["files"]["ticket-crowding"]  # a generation saved before crowding existed
+    (tmp_path / MANIFEST).write_text(json.dumps(saved))
+    assert np.allclose(VectorStore.load(tmp_path)[0].crowding_of("ticket", np.arange(50)), expected)
+    (tmp_path / manifest.files["article-crowding"]).write_bytes(b"garbage")
+    assert VectorStore.load(tmp_path)[0].count("article") == 0  # unreadable: worked out (here: nothing)
