@@ -91,10 +91,15 @@ class Crowding:
         return np.where(np.isfinite(top), top, 0.0).mean(axis=1).astype(np.float32)
 
     def to_bytes(self) -> bytes:
-        """The reference and scores as one .npz file's bytes."""
+        """The reference and scores as one .npz file's bytes.
+
+        Only ids with a score are written: the in-memory array is indexed by chunk id, so an
+        article kind's is mostly zeros for the ticket ids below its own.
+        """
+        scored = np.flatnonzero(self._scores)
         buffer = io.BytesIO()
         np.savez(buffer, reference_ids=self.reference_ids, reference=self.reference,
-                 sampled_from=np.int64(self.sampled_from), scores=self._scores)
+                 sampled_from=np.int64(self.sampled_from), scored_ids=scored, scores=self._scores[scored])
         return buffer.getvalue()
 
     @classmethod
@@ -106,7 +111,9 @@ class Crowding:
                 crowding.reference_ids = saved["reference_ids"].astype(np.int64)
                 crowding.reference = saved["reference"].astype(np.float32).reshape(-1, dim)
                 crowding.sampled_from = int(saved["sampled_from"])
-                crowding._scores = saved["scores"].astype(np.float32)
+                scored, scores = saved["scored_ids"].astype(np.int64), saved["scores"].astype(np.float32)
+                crowding._scores = np.zeros(int(scored.max()) + 1 if len(scored) else 0, dtype=np.float32)
+                crowding._scores[scored] = scores
         except (OSError, KeyError, EOFError) as error:
             raise ValueError(f"not a crowding file: {error}") from error
         return crowding
