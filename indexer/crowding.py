@@ -38,7 +38,7 @@ class Crowding:
     def scores(self, ids: np.ndarray) -> np.ndarray:
         """r for each id (0 for ids not held)."""
         ids = np.asarray(ids, dtype=np.int64)
-        known = ids < len(self._scores)
+        known = (ids >= 0) & (ids < len(self._scores))  # FAISS marks missing results with -1
         found = np.zeros(len(ids), dtype=np.float32)
         found[known] = self._scores[ids[known]]
         return found

@@ -33,8 +33,6 @@ from kb.visibility import Viewer
 # 0.7 points of hit@1 (only stackfaq gained, 0.4 points of MRR@10).
 FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "keyword": 0.7, "codes": 1.0, "crowding": 0.5}
 MIN_CANDIDATES = 100
-# with crowding, each space's dense candidates are re-ranked from this many times as many nearest
-CROWDING_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -168,47 +166,49 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
     primary dense similarity of each dense hit. The vectors are searched for all queries together."""
     kinds = [kind for kind in ("ticket", "article") if any(kind in ask.kinds for ask in asks)]
     crowding = weights.get("crowding", 0.0)
-    depth = max(ask.candidates for ask in asks) * (CROWDING_DEPTH if crowding else 1)
     rankings: list[dict[str, Ranking]] = []
     with index.search_lock:
-        dense = {kind: _dense_lists(index, queries, kind, depth) for kind in kinds}
+        dense = {kind: _dense_lists(index, queries, [ask.candidates for ask in asks], kind, crowding)
+                 for kind in kinds}
         keyword = [{kind: _keyword_lists(index, query, kind, ask.candidates, weights) for kind in ask.kinds}
                    for query, ask in zip(queries, asks, strict=True)]
-        stores = {space.name: space.store for space in index.spaces}
-        crowding_of = {name: crowding if name == "dense" else 0.0 for name in stores}
-        lists = [{kind: {name: _uncrowded(stores[name], kind, scored, ask.candidates, crowding_of[name])
-                         for name, scored in dense[kind][i].items()} | keyword[i][kind] for kind in ask.kinds}
-                 for i, ask in enumerate(asks)]
-    for i, (query, ask) in enumerate(zip(queries, asks, strict=True)):
         # the similarity shown with a hit is the plain cosine of the primary space
-        rankings.append({kind: _fused(lists[i][kind], query, ask.candidates, weights,
-                                      dict(dense[kind][i].get("dense", []))) for kind in ask.kinds})
+        similarity = {kind: [_cosines(index.store, kind, lists.get("dense", []), crowding) for lists in dense[kind]]
+                      for kind in kinds}
+    for i, (query, ask) in enumerate(zip(queries, asks, strict=True)):
+        rankings.append({kind: _fused(dense[kind][i] | keyword[i][kind], query, ask.candidates, weights,
+                                      similarity[kind][i]) for kind in ask.kinds})
     return rankings
 
 
-def _dense_lists(index: SearchIndex, queries: Sequence[Query], kind: str,
-                 candidates: int) -> list[dict[str, list[tuple[int, float]]]]:
-    """Per query: each embedding space's nearest chunks of a kind (spaces the query has a vector for)."""
+def _dense_lists(index: SearchIndex, queries: Sequence[Query], candidates: Sequence[int], kind: str,
+                 crowding: float) -> list[dict[str, list[tuple[int, float]]]]:
+    """Per query: each embedding space's nearest chunks of a kind (spaces the query has a vector for),
+    as many as its candidates; the multilingual space's corrected for crowding (see FUSION_WEIGHTS).
+
+    Queries wanting the same number are searched together (an approximate kind's crowding re-rank
+    reaches deeper for more, so a query searched with a deeper one would not be answered as alone).
+    """
     lists: list[dict[str, list[tuple[int, float]]]] = [{} for _ in queries]
     for space in index.spaces:
-        having = [i for i, query in enumerate(queries) if space.name in query.vectors]
-        if having:
+        for depth in sorted(set(candidates)):
+            having = [i for i, query in enumerate(queries) if space.name in query.vectors and candidates[i] == depth]
+            if not having:
+                continue
             matrix = np.stack([queries[i].vectors[space.name] for i in having])
-            for i, scored in zip(having, space.store.search_many(kind, matrix, candidates), strict=True):
+            found = space.store.search_many(kind, matrix, depth, crowding if space.name == "dense" else 0.0)
+            for i, scored in zip(having, found, strict=True):
                 lists[i][space.name] = scored
     return lists
 
 
-def _uncrowded(store: VectorStore, kind: str, scored: list[tuple[int, float]], candidates: int,
-               weight: float) -> list[tuple[int, float]]:
-    """The best `candidates` of a dense list by cos - weight * crowding (indexer/crowding.py)."""
-    if not weight or not scored:
-        return scored[:candidates]
+def _cosines(store: VectorStore, kind: str, scored: list[tuple[int, float]], crowding: float) -> dict[int, float]:
+    """Plain cosines of a dense list scored with crowding (score + crowding x r)."""
+    if not crowding or not scored:
+        return dict(scored)
     ids = np.fromiter((chunk_id for chunk_id, _ in scored), dtype=np.int64, count=len(scored))
-    cosines = np.fromiter((score for _, score in scored), dtype=np.float32, count=len(scored))
-    adjusted = cosines - np.float32(weight) * store.crowding_of(kind, ids)
-    best = np.argsort(-adjusted, kind="stable")[:candidates]
-    return [(int(ids[j]), float(adjusted[j])) for j in best]
+    scores = np.fromiter((score for _, score in scored), dtype=np.float32, count=len(scored))
+    return dict(zip(ids.tolist(), (scores + np.float32(crowding) * store.crowding_of(kind, ids)).tolist(), strict=True))
 
 
 def _keyword_lists(index: SearchIndex, query: Query, kind: str, candidates: int,

@@ -235,19 +235,31 @@ def test_crowding_is_higher_in_crowded_neighbourhoods_and_leaves_the_vector_itse
     assert store.crowding_of("ticket", np.array([5, 100_000])).tolist() == [0.0, 0.0]  # never held
 
 
-def test_dense_candidates_are_ranked_by_cosine_less_crowding() -> None:
-    from indexer.search import _uncrowded
+def test_search_with_crowding_ranks_by_cosine_less_crowding(monkeypatch) -> None:
+    import indexer.vector_store as vector_store
 
+    monkeypatch.setattr(vector_store, "APPROXIMATE_FROM", 3000)
     rng = np.random.default_rng(5)
-    crowd = _unit_rows(rng.normal(size=16) + 0.05 * rng.normal(size=(40, 16)))
+    crowd = _unit_rows(rng.normal(size=16) + 0.3 * rng.normal(size=(1500, 16)))
+    vectors = np.vstack([crowd, _unit_rows(rng.normal(size=(2500, 16)))])
     store = VectorStore(16)
-    store.add("ticket", np.arange(100, 180), np.vstack([crowd, _unit_rows(rng.normal(size=(40, 16)))]))
-    scored = [(100, 0.80), (150, 0.79), (101, 0.10)]  # 100 and 101 sit in the crowd
-    reranked = _uncrowded(store, "ticket", scored, 2, 0.5)
-    assert [chunk_id for chunk_id, _ in reranked] == [150, 100]
-    r = store.crowding_of("ticket", np.array([150]))[0]
-    assert abs(reranked[0][1] - (0.79 - 0.5 * r)) < 1e-6
-    assert _uncrowded(store, "ticket", scored, 2, 0.0) == scored[:2]
+    store.add("article", np.arange(2000), vectors[:2000])  # exact
+    store.add("ticket", np.arange(4000), vectors)  # approximate
+    assert store.is_approximate("ticket") and not store.is_approximate("article")
+    for kind, held in (("article", 2000), ("ticket", 4000)):
+        crowding = store.crowding_of(kind, np.arange(held))
+        for query in vectors[::400]:
+            found = store.search_many(kind, query.reshape(1, -1), 10, crowding=0.5)[0]
+            cosines = vectors[:held] @ query
+            if kind == "article":  # exact: the true top 10 by cosine - 0.5 r
+                expected = np.argsort(-(cosines - 0.5 * crowding), kind="stable")[:10]
+            else:  # approximate: re-ranked among the 30 nearest it finds by cosine
+                nearest = np.array([i for i, _ in store.search(kind, query, 30)])
+                expected = nearest[np.argsort(-(cosines[nearest] - 0.5 * crowding[nearest]), kind="stable")][:10]
+            assert [i for i, _ in found] == expected.tolist()
+            assert np.allclose([s for _, s in found], (cosines - 0.5 * crowding)[expected], atol=1e-5)
+    plain = store.search_many("article", vectors[:1], 10)[0]
+    assert np.allclose([s for _, s in plain], np.sort(vectors[:2000] @ vectors[0])[::-1][:10], atol=1e-5)
 
 
 def test_crowding_reference_is_redrawn_as_the_kind_grows(monkeypatch) -> None:
