@@ -29,8 +29,8 @@ from kb.visibility import Viewer
 # beat 1.0 on both English dev sets (MiniLM is much stronger than USE in English).
 # `crowding` is not a list: the multilingual model's scores are cos - crowding * r, where r is
 # how crowded the chunk's neighbourhood is (indexer/crowding.py), which marks down generic chunks
-# near every query. The English model's space is left as it is: corrected too, it cost banking77
-# 0.7 points of hit@1 (only stackfaq gained, 0.4 points of MRR@10).
+# near every query. The English model's space keeps no crowding (SearchIndex): corrected too, it
+# cost banking77 0.7 points of hit@1 (only stackfaq gained, 0.4 points of MRR@10).
 FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "keyword": 0.7, "codes": 1.0, "crowding": 0.5}
 MIN_CANDIDATES = 100
 
@@ -184,7 +184,7 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
 def _dense_lists(index: SearchIndex, queries: Sequence[Query], candidates: Sequence[int], kind: str,
                  crowding: float) -> list[dict[str, list[tuple[int, float]]]]:
     """Per query: each embedding space's nearest chunks of a kind (spaces the query has a vector for),
-    as many as its candidates; the multilingual space's corrected for crowding (see FUSION_WEIGHTS).
+    as many as its candidates; a space that keeps crowding corrected for it (see FUSION_WEIGHTS).
 
     Queries wanting the same number are searched together (an approximate kind's crowding re-rank
     reaches deeper for more, so a query searched with a deeper one would not be answered as alone).
@@ -196,7 +196,7 @@ def _dense_lists(index: SearchIndex, queries: Sequence[Query], candidates: Seque
             if not having:
                 continue
             matrix = np.stack([queries[i].vectors[space.name] for i in having])
-            found = space.store.search_many(kind, matrix, depth, crowding if space.name == "dense" else 0.0)
+            found = space.store.search_many(kind, matrix, depth, crowding if space.store.crowded else 0.0)
             for i, scored in zip(having, found, strict=True):
                 lists[i][space.name] = scored
     return lists

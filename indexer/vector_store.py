@@ -70,8 +70,10 @@ class Staged:
 class VectorStore:
     """Inner-product search over normalised vectors, per kind, ids = chunk ids."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, crowded: bool = True) -> None:
+        """`crowded`: keep each chunk's crowding (indexer/crowding.py); without it every r is 0."""
         self.dim = dim
+        self.crowded = crowded
         self.indexes: dict[str, faiss.Index] = {kind: self._exact() for kind in KINDS}
         self.crowding: dict[str, Crowding] = {kind: Crowding(dim) for kind in KINDS}
 
@@ -87,6 +89,8 @@ class VectorStore:
             self._update_crowding(kind, np.asarray(ids, dtype=np.int64), vectors)
 
     def _update_crowding(self, kind: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if not self.crowded:
+            return
         crowding = self.crowding[kind]
         if crowding.needs_resample(self.count(kind)):
             crowding.resample(*_all_vectors(self.indexes[kind]))
@@ -170,8 +174,9 @@ class VectorStore:
             for kind, index in self.indexes.items():
                 files[kind] = _temporary(folder, kind, ".faiss")
                 faiss.write_index(index, str(files[kind]))
-                files[_crowding_key(kind)] = _temporary(folder, kind, ".crowding")
-                files[_crowding_key(kind)].write_bytes(self.crowding[kind].to_bytes())
+                if self.crowded:
+                    files[_crowding_key(kind)] = _temporary(folder, kind, ".crowding")
+                    files[_crowding_key(kind)].write_bytes(self.crowding[kind].to_bytes())
         except BaseException:
             Staged(folder, files, {}).discard()
             raise
@@ -201,12 +206,12 @@ class VectorStore:
         return self.commit(self.stage(folder), manifest)
 
     @classmethod
-    def load(cls, folder: Path) -> tuple[VectorStore, Manifest] | None:
+    def load(cls, folder: Path, crowded: bool = True) -> tuple[VectorStore, Manifest] | None:
         """Load the generation the manifest names; None if there is none or it is damaged."""
         manifest = load_manifest(folder)
         if manifest is None or manifest.format_version != FORMAT_VERSION:
             return None
-        store = cls(manifest.dim)
+        store = cls(manifest.dim, crowded)
         try:
             for kind in KINDS:
                 data = np.frombuffer((folder / manifest.files[kind]).read_bytes(), dtype=np.uint8)
@@ -218,7 +223,7 @@ class VectorStore:
             return None
         if any(store.count(k) != manifest.counts.get(k) for k in KINDS):
             return None
-        for kind in KINDS:
+        for kind in KINDS if crowded else ():
             store.crowding[kind] = _load_crowding(folder, manifest, kind, store.indexes[kind])
         return store, manifest
 

@@ -292,3 +292,16 @@ def test_crowding_is_saved_with_the_index_and_worked_out_again_when_missing(tmp_
     assert np.allclose(VectorStore.load(tmp_path)[0].crowding_of("ticket", np.arange(50)), expected)
     (tmp_path / manifest.files["article-crowding"]).write_bytes(b"garbage")
     assert VectorStore.load(tmp_path)[0].count("article") == 0  # unreadable: worked out (here: nothing)
+
+
+def test_a_store_without_crowding_neither_works_it_out_nor_saves_it(tmp_path: Path) -> None:
+    vectors = _unit_rows(np.random.default_rng(4).normal(size=(30, 8)))
+    store = VectorStore(8, crowded=False)
+    store.add("ticket", np.arange(30), vectors)
+    assert not store.crowding_of("ticket", np.arange(30)).any()
+    manifest = store.save(tmp_path, Manifest(model="m", dim=8, counts={}, last_outbox_id=1))
+    assert set(manifest.files) == {"ticket", "article"} and not list(tmp_path.glob("*.npz"))
+    loaded, _ = VectorStore.load(tmp_path, crowded=False)
+    assert loaded.count("ticket") == 30 and not loaded.crowding_of("ticket", np.arange(30)).any()
+    assert [i for i, _ in loaded.search_many("ticket", vectors[:1], 3, crowding=0.5)[0]] == \
+        [i for i, _ in loaded.search("ticket", vectors[0], 3)]
