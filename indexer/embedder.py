@@ -64,6 +64,15 @@ class Embedder:
         # the first encode loads lazy weights (about 1 s for USE): pay it now, not on a user's query
         self._encode(["warm-up 预热"], self._query_prompt, batch_size=1)
 
+    @property
+    def identity(self) -> str:
+        """What saved vectors depend on: the model name, and the prefix documents are encoded with, if any.
+
+        Saved with an index, so a changed document prefix re-embeds it like a changed model.
+        """
+        prompt = (self._model.prompts or {}).get(self._document_prompt) if self._document_prompt else None
+        return f"{self.name} (documents: {prompt!r})" if prompt else self.name
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Vectors for search queries (a few texts; used on every keystroke)."""
         with self._slots:

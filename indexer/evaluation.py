@@ -106,11 +106,13 @@ class EvalInstance:
     """A throwaway database + index holding one corpus, for one embedder."""
 
     def __init__(self, eval_set: EvalSet, embedder: Embedder, workdir: Path,
-                 progress: Callable[[int, int], None] | None = None, english: Embedder | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, english: Embedder | None = None,
+                 extra: Embedder | None = None) -> None:
         self.database = Database(workdir / "eval.db")
         records = corpus_as_tickets(eval_set.corpus)
         self.database.write(lambda db: import_resolved_tickets(db, records, "eval", "EV"))
-        self.index = SearchIndex.open(self.database, embedder, workdir / "index", progress, english=english)
+        self.index = SearchIndex.open(self.database, embedder, workdir / "index", progress, english=english,
+                                      extra=extra)
         self.doc_of_ticket = dict(self.database.read(
             lambda db: [(r[0], r[1].removeprefix("import:")) for r in db.execute("SELECT id, external_ref FROM tickets")]
         ))
@@ -130,48 +132,52 @@ SYSTEMS: dict[str, Mapping[str, float]] = {
     "bm25": {"keyword": 1.0},
     "dense": {"dense": 1.0},
     "dense_en": {"dense_en": 1.0},
+    "dense_extra": {"dense_extra": 1.0},
 }
 
 
 def evaluate(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
-    english: Embedder | None = None,
+    english: Embedder | None = None, extra: Embedder | None = None,
 ) -> dict[str, dict[str, float]]:
     """Metrics per system: Casewise (first embedder), BM25 alone, and each embedder alone."""
     return {system: metrics(ranking, eval_set.qrels)
-            for system, ranking in system_rankings(eval_set, embedders, progress, english).items()}
+            for system, ranking in system_rankings(eval_set, embedders, progress, english, extra).items()}
 
 
 def system_rankings(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
-    english: Embedder | None = None,
+    english: Embedder | None = None, extra: Embedder | None = None,
 ) -> dict[str, dict[str, list[str]]]:
     """Top-10 doc ids per query for each system: Casewise, BM25 alone, each embedder alone.
 
-    The first embedder (with `english`, if given) makes up Casewise; the others are baselines.
+    The first embedder (with `english` and `extra`, if given) makes up Casewise; the others are baselines.
     """
     results: dict[str, dict[str, list[str]]] = {}
     for position, embedder in enumerate(embedders):
         with tempfile.TemporaryDirectory(prefix="casewise-eval-") as workdir:
             step = (lambda done, total, name=embedder.name: progress(f"indexing ({name})", done, total)) \
                 if progress else None
-            extra = english if position == 0 else None
-            instance = EvalInstance(eval_set, embedder, Path(workdir), step, extra)
+            companions = (english, extra) if position == 0 else (None, None)
+            instance = EvalInstance(eval_set, embedder, Path(workdir), step, *companions)
             try:
-                for system, weights in _systems_for(position, embedder, extra).items():
+                for system, weights in _systems_for(position, embedder, *companions).items():
                     results[system] = _run(instance, eval_set, weights, system, progress)
             finally:
                 instance.close()
     return results
 
 
-def _systems_for(position: int, embedder: Embedder, english: Embedder | None) -> dict[str, Mapping[str, float]]:
+def _systems_for(position: int, embedder: Embedder, english: Embedder | None,
+                 extra: Embedder | None) -> dict[str, Mapping[str, float]]:
     systems = {f"dense:{embedder.name}": SYSTEMS["dense"]}
     if position == 0:
         systems = {"casewise": SYSTEMS["casewise"], "bm25": SYSTEMS["bm25"], **systems}
     if english is not None:
         # an English model alone at full weight, whatever the query's language (a plain baseline)
         systems[f"dense:{english.name}"] = SYSTEMS["dense_en"]
+    if extra is not None:
+        systems[f"dense:{extra.name}"] = SYSTEMS["dense_extra"]
     return systems
 
 

@@ -30,6 +30,7 @@ log = logging.getLogger("casewise.index")
 
 EMBED_BATCH = 64
 ENGLISH_FOLDER = "en"
+EXTRA_FOLDER = "extra"
 # Chunks get English-model vectors only with at least this share of Latin letters:
 # the model reads no Chinese, and skipping Chinese chunks keeps indexing fast.
 ENGLISH_MIN_LATIN_SHARE = 0.3
@@ -67,7 +68,8 @@ class SearchIndex:
     """Vectors (one space per embedding model) and keywords for tickets and article sections."""
 
     def __init__(self, database: Database, embedder: Embedder, folder: Path,
-                 english: Embedder | None = None, save_interval: float = 0.0) -> None:
+                 english: Embedder | None = None, save_interval: float = 0.0,
+                 extra: Embedder | None = None) -> None:
         self.database = database
         self.folder = folder
         self.spaces = [DenseSpace("dense", embedder, folder, VectorStore(embedder.dim))]
@@ -75,6 +77,8 @@ class SearchIndex:
             # no crowding correction in the English space: it cost banking77 0.7 points of hit@1
             self.spaces.append(DenseSpace("dense_en", english, folder / ENGLISH_FOLDER,
                                           VectorStore(english.dim, crowded=False), ENGLISH_MIN_LATIN_SHARE))
+        if extra is not None:
+            self.spaces.append(DenseSpace("dense_extra", extra, folder / EXTRA_FOLDER, VectorStore(extra.dim)))
         self.keywords = {kind: KeywordIndex() for kind in KINDS}
         # chunk id -> entity id, so ranking can group chunks by ticket/article without a query
         self.chunk_entity: dict[str, dict[int, int]] = {kind: {} for kind in KINDS}
@@ -107,13 +111,14 @@ class SearchIndex:
     @classmethod
     def open(cls, database: Database, embedder: Embedder, folder: Path,
              progress: Progress | None = None, rebuild: bool = False,
-             english: Embedder | None = None, save_interval: float = 0.0) -> SearchIndex:
+             english: Embedder | None = None, save_interval: float = 0.0,
+             extra: Embedder | None = None) -> SearchIndex:
         """Load the saved index (or start empty) and bring it level with the database (and saved).
 
         `rebuild` ignores the saved vectors and rewrites every chunk from the database.
         `save_interval`: later syncs save changed vectors at most once per this many seconds.
         """
-        index = cls(database, embedder, folder, english, save_interval)
+        index = cls(database, embedder, folder, english, save_interval, extra)
         index._rechunk_requested = rebuild
         if not rebuild:
             for space in index.spaces:
@@ -148,8 +153,8 @@ class SearchIndex:
         embedder = space.embedder
         if manifest is None:
             return "no saved index" if load_manifest(space.folder) is None else "saved index unreadable"
-        if manifest.model != embedder.name or manifest.dim != embedder.dim:
-            return f"model changed ({manifest.model}/{manifest.dim} -> {embedder.name}/{embedder.dim})"
+        if manifest.model != embedder.identity or manifest.dim != embedder.dim:
+            return f"model changed ({manifest.model}/{manifest.dim} -> {embedder.identity}/{embedder.dim})"
         if manifest.database_id != self.database.identity():
             return "index belongs to another database"
         if manifest.last_outbox_id > self.database.read(sync.chunked_through):
@@ -258,7 +263,7 @@ class SearchIndex:
         try:
             started = time.perf_counter()
             for space, files in staged:
-                manifest = Manifest(model=space.embedder.name, dim=space.embedder.dim, counts={},
+                manifest = Manifest(model=space.embedder.identity, dim=space.embedder.dim, counts={},
                                     last_outbox_id=state[0], last_chunk_id=state[1],
                                     database_id=self.database.identity())
                 space.store.commit(files, manifest)
@@ -381,12 +386,15 @@ def compute_drift(database: Database, held: dict[str, dict[str, list[int]]], fol
     return Drift(missing=missing, extra=extra, pending_outbox=last - through, manifest_behind=max(behind, 0))
 
 
-def verify_saved(database: Database, folder: Path, with_english: bool = False) -> tuple[Drift, Manifest | None]:
+def verify_saved(database: Database, folder: Path, with_english: bool = False,
+                 with_extra: bool = False) -> tuple[Drift, Manifest | None]:
     """Drift between the index saved on disk and the database, without loading any model."""
-    folders = [folder] + ([folder / ENGLISH_FOLDER] if with_english else [])
+    spaces = ([("dense", folder)] + ([("dense_en", folder / ENGLISH_FOLDER)] if with_english else [])
+              + ([("dense_extra", folder / EXTRA_FOLDER)] if with_extra else []))
+    folders = [path for _, path in spaces]
     held = {}
     manifest = None
-    for name, path in zip(("dense", "dense_en"), folders, strict=False):
+    for name, path in spaces:
         loaded = VectorStore.load(path, crowded=False)  # only its ids are compared
         held[name] = {kind: (loaded[0].ids(kind).tolist() if loaded else []) for kind in KINDS}
         manifest = manifest or (loaded[1] if loaded else None)

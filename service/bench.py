@@ -120,21 +120,24 @@ def measure_build(settings: Settings, log: Log) -> BuildFigures:
     """Build the index from the database and time it; then time the bare models on a sample.
 
     The bare figure encodes the sample the way the index does: every chunk with the
-    multilingual model, chunks with enough Latin text also with the English model.
+    multilingual model (and the extra model, if set), chunks with enough Latin text also
+    with the English model.
     """
     from indexer.analysis import latin_share
     from indexer.index import ENGLISH_MIN_LATIN_SHARE, SearchIndex
-    from service.runtime import open_embedder, open_english_embedder
+    from service.runtime import open_embedder, open_english_embedder, open_extra_embedder
 
-    embedder, english = open_embedder(settings), open_english_embedder(settings)
+    embedder, english, extra_model = open_embedder(settings), open_english_embedder(settings), \
+        open_extra_embedder(settings)
+    models = [m for m in (embedder, english, extra_model) if m is not None]
     database = Database(settings.database_path)
     embed_time = [0.0]
-    originals = {id(e): e.encode_documents for e in (embedder, english) if e is not None}
-    for model in (embedder, english):
-        if model is not None:
-            model.encode_documents = _timed(model.encode_documents, embed_time)  # type: ignore[method-assign]
+    originals = {id(m): m.encode_documents for m in models}
+    for model in models:
+        model.encode_documents = _timed(model.encode_documents, embed_time)  # type: ignore[method-assign]
     started = time.perf_counter()
-    index = SearchIndex.open(database, embedder, settings.index_dir, rebuild=True, english=english)
+    index = SearchIndex.open(database, embedder, settings.index_dir, rebuild=True, english=english,
+                             extra=extra_model)
     seconds = time.perf_counter() - started
     chunks = sum(index.store.count(kind) for kind in ("ticket", "article"))
     log(f"index built: {chunks} chunks in {seconds:.1f}s")
@@ -144,11 +147,13 @@ def measure_build(settings: Settings, log: Log) -> BuildFigures:
     originals[id(embedder)](sample)
     if english is not None:
         originals[id(english)]([t for t in sample if latin_share(t) >= ENGLISH_MIN_LATIN_SHARE])
+    if extra_model is not None:
+        originals[id(extra_model)](sample)
     bare = len(sample) / (time.perf_counter() - started)
     extra = {"approximate_index": {kind: index.store.is_approximate(kind) for kind in ("ticket", "article")},
              "models": [s.embedder.name for s in index.spaces],
-             "english_vectors": sum(index.spaces[-1].store.count(k) for k in ("ticket", "article"))
-             if english is not None else 0}
+             "english_vectors": sum(s.store.count(k) for s in index.spaces if s.name == "dense_en"
+                                    for k in ("ticket", "article"))}
     database.close()
     return BuildFigures(chunks, seconds, embed_time[0], bare, extra)
 
@@ -166,10 +171,10 @@ def _timed(encode: Callable, total: list[float]) -> Callable:
 def bare_encode_latencies(settings: Settings, queries: list[str]) -> list[float]:
     """Single-query encode times (ms) outside the server, with the models the pipeline uses for it."""
     from indexer.analysis import latin_share
-    from service.runtime import open_embedder, open_english_embedder
+    from service.runtime import open_embedder, open_english_embedder, open_extra_embedder
 
-    embedder, english = open_embedder(settings), open_english_embedder(settings)
-    for model in (embedder, english):
+    embedder, english, extra = open_embedder(settings), open_english_embedder(settings), open_extra_embedder(settings)
+    for model in (embedder, english, extra):
         if model is not None:
             model.encode_queries(queries[:5])
     times = []
@@ -178,6 +183,8 @@ def bare_encode_latencies(settings: Settings, queries: list[str]) -> list[float]
         embedder.encode_queries([query])
         if english is not None and latin_share(query) > 0:
             english.encode_queries([query])
+        if extra is not None:
+            extra.encode_queries([query])
         times.append((time.perf_counter() - started) * 1000)
     return times
 

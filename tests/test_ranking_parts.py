@@ -305,3 +305,16 @@ def test_a_store_without_crowding_neither_works_it_out_nor_saves_it(tmp_path: Pa
     assert loaded.count("ticket") == 30 and not loaded.crowding_of("ticket", np.arange(30)).any()
     assert [i for i, _ in loaded.search_many("ticket", vectors[:1], 3, crowding=0.5)[0]] == \
         [i for i, _ in loaded.search("ticket", vectors[0], 3)]
+
+
+def test_evaluation_runs_each_companion_model_alone_as_a_baseline() -> None:
+    """With an English and an extra model, `casewise eval` also shows each of them alone."""
+    from types import SimpleNamespace
+
+    from indexer.evaluation import SYSTEMS, _systems_for
+
+    primary, english, extra = (SimpleNamespace(name=n) for n in ("use", "minilm", "e5"))
+    systems = _systems_for(0, primary, english, extra)
+    assert list(systems) == ["casewise", "bm25", "dense:use", "dense:minilm", "dense:e5"]
+    assert systems["dense:e5"] == SYSTEMS["dense_extra"] == {"dense_extra": 1.0}
+    assert list(_systems_for(1, extra, None, None)) == ["dense:e5"]  # a --baseline-model run
