@@ -35,7 +35,8 @@ class Runtime:
     token_cache: TokenCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.search_pool = ThreadPoolExecutor(self.settings.search_threads, "casewise-search")
+        self.search_pool = ThreadPoolExecutor(self.settings.search_threads, "casewise-search",
+                                              initializer=one_torch_thread)
         self.suggester = SuggestBatcher(self.index, self.search_pool)
         self.rules = desk_rules(self.settings)
         self.suggest_limiter = RateLimiter(self.settings.suggest_rate_per_minute, "CASEWISE_SUGGEST_RATE_PER_MINUTE")
@@ -65,6 +66,20 @@ def one_blas_thread() -> None:
     same latency). The models pin their own threads (USE: threads=1).
     """
     threadpool_limits(1, user_api="blas")
+
+
+def one_torch_thread() -> None:
+    """Let the torch models (MiniLM, e5) run a search thread's forward pass on that thread only.
+
+    Each search thread is set up with this: parallelism comes from the search threads (and
+    sibling server processes), and by default torch used one thread per core for every call, so
+    two busy search threads ran four on two cores. A small matrix product that took 4.2 s 2,000
+    times on a search thread took 13.6 s with torch's two threads, the other core being busy.
+    Bulk embedding (index builds, on other threads) keeps torch's default.
+    """
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def open_database(settings: Settings) -> Database:

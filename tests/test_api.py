@@ -123,6 +123,18 @@ def test_knowledge_base_page_search_answers_through_the_search_threads(base_url:
     assert "/articles/printer-wifi#L" in page.text and "<mark>" in page.text
 
 
+def test_search_threads_run_torch_on_their_own_thread_only(tmp_path) -> None:
+    """The torch models' forward passes stay on the search thread (no second thread per call)."""
+    import torch
+    from fastapi.testclient import TestClient
+
+    app = create_app(Settings(data_dir=tmp_path))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        pool = app.state.runtime.search_pool
+        assert {pool.submit(torch.get_num_threads).result() for _ in range(4)} == {1}
+
+
 def test_a_server_process_takes_its_loaded_heap_out_of_the_collectors_reach(tmp_path) -> None:
     """`casewise serve` freezes the heap once the index is loaded (a full collection walked all of it,
     240 ms at 200k chunks); the app of a short-lived process such as a test leaves it alone."""
