@@ -81,17 +81,23 @@ class Embedder:
     def encode_documents(
         self, texts: list[str], batch_size: int = 64, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Vectors for indexed chunks, in batches; `progress` gets the count done per batch."""
-        parts = []
+        """Vectors for indexed chunks (rows in the order of `texts`), in batches; `progress` gets
+        the count done per batch.
+
+        Texts are batched by length: a transformer pads a batch to its longest text, and
+        random-order chunks (a few long article sections in most batches) embedded at half the
+        speed (multilingual-e5-small on bench chunks: 25 texts/s, 48 sorted by length).
+        """
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort(np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts)),
+                           kind="stable")
         for start in range(0, len(texts), batch_size):
-            batch = texts[start:start + batch_size]
+            rows = order[start:start + batch_size]
             with self._slots:
-                parts.append(self._encode(batch, self._document_prompt, batch_size=batch_size))
+                vectors[rows] = self._encode([texts[i] for i in rows], self._document_prompt, batch_size=batch_size)
             if progress:
-                progress(len(batch))
-        if not parts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack(parts)
+                progress(len(rows))
+        return vectors
 
     def _encode_directly(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
         """The model's own preprocess + forward in one pass, for the few texts of a query.

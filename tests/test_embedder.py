@@ -49,3 +49,14 @@ def test_identity_names_the_document_prefix(embedder, e5_embedder) -> None:
     """Saved with an index: vectors encoded with another document prefix are not reused."""
     assert embedder.identity == embedder.name == "use-multilingual-v3"
     assert e5_embedder.identity == "multilingual-e5-small (documents: 'query: ')"
+
+
+def test_documents_batched_by_length_come_back_in_their_own_order(english_embedder) -> None:
+    texts = ["printer offline", "a much longer description of a VPN that drops every few minutes after the update",
+             "E-1023", "outlook cannot send mail with error 0x800ccc0e since this morning", "wifi"]
+    seen = []
+    together = english_embedder.encode_documents(texts, batch_size=2, progress=seen.append)
+    alone = np.vstack([english_embedder.encode_documents([text]) for text in texts])
+    assert together.shape == (5, english_embedder.dim) and seen == [2, 2, 1]
+    assert np.min(np.sum(together * alone, axis=1)) > 0.9999
+    assert english_embedder.encode_documents([]).shape == (0, english_embedder.dim)
