@@ -45,9 +45,11 @@ def test_query_path_gives_the_same_vectors_as_encode(spec: str, model_cache: Pat
     assert float(single @ through_encode[1]) > 0.9999
 
 
-def test_identity_names_the_document_prefix(embedder, e5_embedder) -> None:
-    """Saved with an index: vectors encoded with another document prefix are not reused."""
+def test_identity_names_the_document_prefix(embedder, english_embedder, e5_embedder) -> None:
+    """Saved with an index: vectors encoded with another document prefix are not reused. Models
+    without one keep their bare name, so indexes saved by earlier releases are not re-embedded."""
     assert embedder.identity == embedder.name == "use-multilingual-v3"
+    assert english_embedder.identity == "all-minilm-l6-v2"
     assert e5_embedder.identity == "multilingual-e5-small (documents: 'query: ')"
 
 
