@@ -47,8 +47,8 @@ class Settings(BaseSettings):
         description=(
             "Optional second model for every chunk, in any language (a built-in name or any "
             "sentence-transformers model), fused with the first. multilingual-e5-small raises Chinese "
-            "recall (README: Retrieval quality) but embeds about 10 times slower than the default model "
-            "and adds 15-20 ms to each query. Empty: off."
+            "recall (README: Retrieval quality) but indexes about 9 times slower than the default model "
+            "and adds about 15-25 ms to each query. Empty: off."
         ),
     )
     ticket_prefix: str = Field(
