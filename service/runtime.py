@@ -75,7 +75,7 @@ def one_torch_thread() -> None:
     sibling server processes), and by default torch used one thread per core for every call, so
     two busy search threads ran four on two cores. A small matrix product that took 4.2 s 2,000
     times on a search thread took 13.6 s with torch's two threads, the other core being busy.
-    Bulk embedding (index builds, on other threads) keeps torch's default.
+    The main thread, where commands build the index, keeps torch's default.
     """
     import torch
 
@@ -94,16 +94,16 @@ def open_embedder(settings: Settings) -> Embedder:
 
 def open_english_embedder(settings: Settings) -> Embedder | None:
     """Load the optional English model (None when the setting is empty)."""
-    if not settings.english_embedding_model:
-        return None
-    return Embedder(settings.english_embedding_model, settings.model_cache_dir, settings.search_threads)
+    return _optional_embedder(settings.english_embedding_model, settings)
 
 
 def open_extra_embedder(settings: Settings) -> Embedder | None:
     """Load the optional second model for every chunk (None when the setting is empty)."""
-    if not settings.extra_embedding_model:
-        return None
-    return Embedder(settings.extra_embedding_model, settings.model_cache_dir, settings.search_threads)
+    return _optional_embedder(settings.extra_embedding_model, settings)
+
+
+def _optional_embedder(spec: str, settings: Settings) -> Embedder | None:
+    return Embedder(spec, settings.model_cache_dir, settings.search_threads) if spec else None
 
 
 def open_runtime(
