@@ -8,8 +8,9 @@ because it keeps how far ahead a strong match is instead of only its rank.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
+
+import numpy as np
 
 Scored = Sequence[tuple[int, float]]
 
@@ -19,19 +20,29 @@ def zscore_fusion(lists: Mapping[str, Scored], weights: Mapping[str, float], dep
 
     An id absent from a list gets that list's lowest score when the list was cut
     at `depth` (its true score is at most that), else 0 (it did not match at all).
+    In numpy: a suggestion fuses a few lists of some hundred ids per kind on every keystroke.
     """
     used = {name: scored for name, scored in lists.items() if scored and weights.get(name)}
-    fused = {item: 0.0 for scored in used.values() for item, _ in scored}
-    for name, scored in used.items():
-        values = [score for _, score in scored]
-        mean = sum(values) / len(values)
-        deviation = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) or 1.0
-        floor = min(values) if len(values) >= depth else 0.0
+    if not used:
+        return {}
+    columns = {name: _columns(scored) for name, scored in used.items()}
+    items = np.unique(np.concatenate([ids for ids, _ in columns.values()]))
+    fused = np.zeros(len(items))
+    for name, (ids, scores) in columns.items():
+        mean = scores.mean()
+        deviation = scores.std() or 1.0
+        floor = scores.min() if len(scores) >= depth else 0.0
         weight = weights[name] / deviation
-        present = dict(scored)
-        for item in fused:
-            fused[item] += weight * (present.get(item, floor) - mean)
-    return fused
+        standardised = np.full(len(items), weight * (floor - mean))
+        standardised[np.searchsorted(items, ids)] = weight * (scores - mean)
+        fused += standardised
+    return dict(zip(items.tolist(), fused.tolist(), strict=True))
+
+
+def _columns(scored: Scored) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.fromiter((item for item, _ in scored), dtype=np.int64, count=len(scored))
+    scores = np.fromiter((score for _, score in scored), dtype=np.float64, count=len(scored))
+    return ids, scores
 
 
 def ranked(scores: Mapping[int, float]) -> list[tuple[int, float]]:

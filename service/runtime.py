@@ -29,6 +29,7 @@ class Runtime:
     database: Database
     index: SearchIndex
     search_pool: ThreadPoolExecutor = field(init=False)
+    search_helpers: ThreadPoolExecutor = field(init=False)
     suggester: SuggestBatcher = field(init=False)
     rules: DeskRules = field(init=False)
     suggest_limiter: RateLimiter = field(init=False)
@@ -37,7 +38,9 @@ class Runtime:
     def __post_init__(self) -> None:
         self.search_pool = ThreadPoolExecutor(self.settings.search_threads, "casewise-search",
                                               initializer=one_torch_thread)
-        self.suggester = SuggestBatcher(self.index, self.search_pool)
+        # vector search only (FAISS, numpy): no torch on these threads
+        self.search_helpers = ThreadPoolExecutor(self.settings.search_threads, "casewise-search-helper")
+        self.suggester = SuggestBatcher(self.index, self.search_pool, helper=self.search_helpers)
         self.rules = desk_rules(self.settings)
         self.suggest_limiter = RateLimiter(self.settings.suggest_rate_per_minute, "CASEWISE_SUGGEST_RATE_PER_MINUTE")
         self.token_cache = TokenCache(self.settings.token_cache_seconds)
@@ -45,6 +48,7 @@ class Runtime:
     def close(self) -> None:
         """Stop the search threads and close the database connections."""
         self.search_pool.shutdown(wait=True)
+        self.search_helpers.shutdown(wait=True)
         self.database.close()
 
 

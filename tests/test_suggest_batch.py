@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -98,6 +99,67 @@ def test_a_caller_waiting_past_the_timeout_gets_a_503_and_its_query_is_dropped(i
         release.set()
         assert batcher.answer("打印机连不上网络", 3, AGENT, timeout=60).cases
     assert batches == [1]  # the query given up on was never answered
+
+
+def test_a_lone_query_searches_its_vectors_on_a_helper_thread_and_a_batch_does_not(index: SearchIndex,
+                                                                                  monkeypatch) -> None:
+    threads = _record_vector_side_threads(monkeypatch)
+    with ThreadPoolExecutor(1, "search") as pool, ThreadPoolExecutor(1, "helper") as helper:
+        batcher = SuggestBatcher(index, pool, helper=helper)
+        for text, k, viewer in QUERIES:
+            answer = batcher.answer(text, k, viewer, timeout=60)
+            alone = suggest(index, text, k, viewer)
+            assert [(h.kind, h.chunk_id) for h in answer.cases + answer.articles] == \
+                   [(h.kind, h.chunk_id) for h in alone.cases + alone.articles]
+            assert np.allclose([h.score for h in answer.articles], [h.score for h in alone.articles], atol=1e-6)
+        assert threads == ["helper", "MainThread"] * len(QUERIES)  # the batcher's query, then `suggest`'s
+        threads.clear()
+        release = _hold(pool)
+        futures = [batcher.submit(*query) for query in QUERIES]
+        release.set()
+        assert all(future.result(timeout=60).articles for future in futures)
+    assert threads == ["search"]  # one batch, searched on the search thread itself
+
+
+def test_a_failing_keyword_side_waits_for_the_helper_before_leaving_the_search_lock(index: SearchIndex,
+                                                                                 monkeypatch) -> None:
+    import indexer.search as search
+
+    events: list[str] = []
+    vector_side = search._vector_side
+
+    def slow_vector_side(*args, **kwargs):
+        time.sleep(0.3)
+        events.append("vectors searched")
+        return vector_side(*args, **kwargs)
+
+    def broken_keywords(*args, **kwargs):
+        raise RuntimeError("keyword index unavailable")
+
+    monkeypatch.setattr(search, "_vector_side", slow_vector_side)
+    monkeypatch.setattr(search, "_keyword_lists", broken_keywords)
+    with ThreadPoolExecutor(1) as helper:
+        with pytest.raises(RuntimeError, match="keyword index unavailable"):
+            search.suggest_many(index, [search.Ask("VPN keeps disconnecting", 3, AGENT)], helper=helper)
+        events.append("failed")
+    assert events == ["vectors searched", "failed"]
+    assert index.search_lock.acquire(timeout=1)
+    index.search_lock.release()
+
+
+def _record_vector_side_threads(monkeypatch) -> list[str]:
+    """Names of the threads (up to the first '_') that search the vectors, in call order."""
+    import indexer.search as search
+
+    names: list[str] = []
+    vector_side = search._vector_side
+
+    def recording(*args, **kwargs):
+        names.append(threading.current_thread().name.split("_")[0])
+        return vector_side(*args, **kwargs)
+
+    monkeypatch.setattr(search, "_vector_side", recording)
+    return names
 
 
 def _hold(pool: ThreadPoolExecutor) -> threading.Event:
