@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     server process) freezes the loaded heap once the runtime is open (`settle_heap`).
     """
     settings = settings or (runtime.settings if runtime else Settings())
+    load = WorkerLoad(settings.data_dir / WORKER_LOAD) if settings.workers > 1 else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     @asynccontextmanager
     async def _serving(app: FastAPI, owned: bool) -> AsyncIterator[None]:
         app.state.runtime = runtime or open_runtime(settings)
+        if load is not None:  # this request is the one in flight when the server is otherwise idle
+            app.state.runtime.suggester.server_busy = lambda: load.in_flight() > 1
         if long_lived:
             settle_heap()
         schedules = SchedulerLease(settings.data_dir / SCHEDULER_LOCK)
@@ -118,8 +121,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        larger={ATTACHMENT_PATH: settings.max_attachment_bytes + 64 * 1024})
-    if settings.workers > 1:
-        app.add_middleware(BalanceWorkers, load=WorkerLoad(settings.data_dir / WORKER_LOAD), workers=settings.workers)
+    if load is not None:
+        app.add_middleware(BalanceWorkers, load=load, workers=settings.workers)
     _add_error_handlers(app)
     app.include_router(api.router)
     app.include_router(tickets.router)

@@ -49,6 +49,10 @@ class WorkerLoad:
         """A request finished in this process."""
         self._counts[self.slot] -= 1
 
+    def in_flight(self) -> int:
+        """Requests in flight in all the server's processes."""
+        return sum(self._counts)
+
     def over_share(self, workers: int) -> bool:
         """Whether this process has more requests in flight than its even share of all of them."""
         total = sum(self._counts)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -40,6 +41,8 @@ class SuggestBatcher:
         self._waiting: deque[tuple[Ask, Future[Suggestions]]] = deque()
         self._lock = threading.Lock()
         self._busy = 0  # search threads answering a batch now
+        # whether requests are in flight in sibling server processes too (set by the app when it has several)
+        self.server_busy: Callable[[], bool] = lambda: False
 
     def submit(self, text: str, k: int, viewer: Viewer) -> Future[Suggestions]:
         """Queue a query; the future holds its suggestions (cancel it to drop a query not started)."""
@@ -67,9 +70,10 @@ class SuggestBatcher:
         with self._lock:
             batch = [self._waiting.popleft() for _ in range(min(self._max_batch, len(self._waiting)))]
             self._busy += 1
-            # a second thread for one query only while no other query is waiting or answered here:
-            # a busy server gets its parallelism from the search threads and the batches
-            helper = self._helper if len(batch) == 1 and self._busy == 1 else None
+            # a second thread for one query only while nothing else is waiting or answered in the
+            # server: a busy one gets its parallelism from the search threads, processes and batches
+            alone = len(batch) == 1 and self._busy == 1 and not self.server_busy()
+            helper = self._helper if alone else None
         try:
             started = [(ask, future) for ask, future in batch if future.set_running_or_notify_cancel()]
             if started:

@@ -101,8 +101,9 @@ def test_a_caller_waiting_past_the_timeout_gets_a_503_and_its_query_is_dropped(i
     assert batches == [1]  # the query given up on was never answered
 
 
-def test_a_lone_query_searches_its_vectors_on_a_helper_thread_and_a_batch_does_not(index: SearchIndex,
-                                                                                  monkeypatch) -> None:
+def test_a_lone_query_on_an_idle_server_searches_its_vectors_on_a_helper_thread(index: SearchIndex,
+                                                                          monkeypatch) -> None:
+    """Not when a batch is answered, nor when a sibling server process has requests in flight."""
     threads = _record_vector_side_threads(monkeypatch)
     with ThreadPoolExecutor(1, "search") as pool, ThreadPoolExecutor(1, "helper") as helper:
         batcher = SuggestBatcher(index, pool, helper=helper)
@@ -113,6 +114,11 @@ def test_a_lone_query_searches_its_vectors_on_a_helper_thread_and_a_batch_does_n
                    [(h.kind, h.chunk_id) for h in alone.cases + alone.articles]
             assert np.allclose([h.score for h in answer.articles], [h.score for h in alone.articles], atol=1e-6)
         assert threads == ["helper", "MainThread"] * len(QUERIES)  # the batcher's query, then `suggest`'s
+        threads.clear()
+        batcher.server_busy = lambda: True  # requests in flight in a sibling server process
+        assert batcher.answer("VPN keeps disconnecting", 3, AGENT, timeout=60).cases
+        assert threads == ["search"]
+        batcher.server_busy = lambda: False
         threads.clear()
         release = _hold(pool)
         futures = [batcher.submit(*query) for query in QUERIES]

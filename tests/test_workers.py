@@ -81,6 +81,7 @@ def test_worker_load_slots_are_per_process_and_counts_are_shared(tmp_path: Path)
         load = WorkerLoad(path)
         assert load.slot == 1
         load.enter()
+        assert load.in_flight() == 4  # the other process's 3 and this one's
         assert not load.over_share(2)  # 1 of 4 in flight: under its share
         for _ in range(3):
             load.enter()
