@@ -16,7 +16,7 @@ import sqlite_utils
 from indexer.analysis import CODE, highlight_terms, index_terms, latin_share, normalise
 from indexer.fusion import ranked, zscore_fusion
 from indexer.highlight import make_snippet
-from indexer.index import SearchIndex
+from indexer.index import DenseSpace, SearchIndex
 from indexer.vector_store import VectorStore
 from kb.article_access import searchable_articles_by_id
 from kb.effectiveness import boosts_for
@@ -87,20 +87,30 @@ def analyse_query(index: SearchIndex, text: str, weights: Mapping[str, float],
 
 
 def analyse_queries(index: SearchIndex, texts: Sequence[str], weights: Mapping[str, float],
-                    language_aware: bool = True) -> list[Query]:
-    """`analyse_query` for several texts, with one model call per embedding space for all of them."""
+                    language_aware: bool = True, helper: Executor | None = None) -> list[Query]:
+    """`analyse_query` for several texts, with one model call per embedding space for all of them.
+
+    With a `helper` thread, the other models (English, extra) encode there while the primary one
+    encodes here: torch lets go of the GIL in its operations.
+    """
     shares = [latin_share(text) if language_aware else 1.0 for text in texts]
     vectors: list[dict[str, np.ndarray]] = [{} for _ in texts]
-    for space in index.spaces:
-        if not weights.get(space.name):
-            continue
-        wanted = [i for i, share in enumerate(shares) if space.name != "dense_en" or share > 0]
-        if wanted:
-            encoded = space.embedder.encode_queries([texts[i] for i in wanted])
-            for i, vector in zip(wanted, encoded, strict=True):
-                vectors[i][space.name] = vector
+    asked = [(space, wanted) for space in index.spaces if weights.get(space.name)
+             if (wanted := [i for i, share in enumerate(shares) if space.name != "dense_en" or share > 0])]
+    elsewhere = [helper.submit(_encode_for, space, texts, wanted) for space, wanted in asked[1:]] if helper else []
+    try:
+        encoded = [_encode_for(space, texts, wanted) for space, wanted in asked[:1 if helper else None]]
+    finally:
+        wait(elsewhere)  # a failed encode here leaves no model call running for nobody
+    for space, wanted, rows in encoded + [future.result() for future in elsewhere]:
+        for i, vector in zip(wanted, rows, strict=True):
+            vectors[i][space.name] = vector
     return [Query(text=text, vectors=vectors[i], latin_share=shares[i], terms=index_terms(text),
                   codes=_codes(text), highlights=highlight_terms(text)) for i, text in enumerate(texts)]
+
+
+def _encode_for(space: DenseSpace, texts: Sequence[str], wanted: list[int]) -> tuple[DenseSpace, list[int], np.ndarray]:
+    return space, wanted, space.embedder.encode_queries([texts[i] for i in wanted])
 
 
 def _codes(text: str) -> list[str]:
@@ -152,10 +162,11 @@ def suggest_many(index: SearchIndex, asks: Sequence[Ask], weights: Mapping[str, 
 
     The model runs once for all texts and each vector index is read once for all queries:
     both are far cheaper per query in a batch (a busy server answers the queries waiting together).
-    With a `helper` thread, the vectors are searched there while this thread searches the keywords
-    (for a query on an otherwise idle core; see `fused_rankings_many`).
+    With a `helper` thread (for a query on an otherwise idle server), the second and third models
+    encode there (`analyse_queries`), and the vectors are searched there while this thread searches
+    the keywords (`fused_rankings_many`).
     """
-    queries = analyse_queries(index, [ask.text for ask in asks], weights, language_aware)
+    queries = analyse_queries(index, [ask.text for ask in asks], weights, language_aware, helper)
     rankings = fused_rankings_many(index, queries, asks, weights, helper)
     # every row a suggestion shows comes from one read snapshot (one transaction, not one per list)
     hits = index.database.read(lambda db: [

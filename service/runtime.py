@@ -38,8 +38,9 @@ class Runtime:
     def __post_init__(self) -> None:
         self.search_pool = ThreadPoolExecutor(self.settings.search_threads, "casewise-search",
                                               initializer=one_torch_thread)
-        # vector search only (FAISS, numpy): no torch on these threads
-        self.search_helpers = ThreadPoolExecutor(self.settings.search_threads, "casewise-search-helper")
+        # a lone query's second / third model encode and its vector search (indexer.search.suggest_many)
+        self.search_helpers = ThreadPoolExecutor(self.settings.search_threads, "casewise-search-helper",
+                                                 initializer=one_torch_thread)
         self.suggester = SuggestBatcher(self.index, self.search_pool, helper=self.search_helpers)
         self.rules = desk_rules(self.settings)
         self.suggest_limiter = RateLimiter(self.settings.suggest_rate_per_minute, "CASEWISE_SUGGEST_RATE_PER_MINUTE")
@@ -75,8 +76,8 @@ def one_blas_thread() -> None:
 def one_torch_thread() -> None:
     """Let the torch models (MiniLM, e5) run a search thread's forward pass on that thread only.
 
-    Each search thread is set up with this: parallelism comes from the search threads (and
-    sibling server processes), and by default torch used one thread per core for every call, so
+    Each search thread and search helper thread is set up with this: parallelism comes from the
+    search threads (and sibling server processes), and by default torch used one thread per core for every call, so
     two busy search threads ran four on two cores. A small matrix product that took 4.2 s 2,000
     times on a search thread took 13.6 s with torch's two threads, the other core being busy.
     The main thread, where commands build the index, keeps torch's default.

@@ -12,8 +12,9 @@ import pytest
 from starlette.exceptions import HTTPException
 
 import service.suggest_batch as batching
+from indexer.analysis import latin_share
 from indexer.index import SearchIndex
-from indexer.search import suggest
+from indexer.search import Ask, suggest, suggest_many
 from kb.db import Database
 from kb.importing import import_article_folder, import_ticket_file
 from kb.visibility import Viewer
@@ -125,6 +126,33 @@ def test_a_lone_query_on_an_idle_server_searches_its_vectors_on_a_helper_thread(
         release.set()
         assert all(future.result(timeout=60).articles for future in futures)
     assert threads == ["search"]  # one batch, searched on the search thread itself
+
+
+def test_a_lone_query_has_its_english_vector_encoded_on_the_helper_thread(database: Database, embedder,
+                                                                           english_embedder, tmp_path: Path,
+                                                                           monkeypatch) -> None:
+    import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
+    import_article_folder(database, FIXTURES / "articles", "test")
+    index = SearchIndex.open(database, embedder, tmp_path / "index", english=english_embedder)
+    encoders: list[tuple[str, str]] = []
+    for space in index.spaces:
+        encode = space.embedder.encode_queries
+
+        def recording(texts, name=space.name, encode=encode):
+            encoders.append((name, threading.current_thread().name.split("_")[0]))
+            return encode(texts)
+
+        monkeypatch.setattr(space.embedder, "encode_queries", recording)
+    with ThreadPoolExecutor(1, "helper") as helper:
+        for text, k, viewer in QUERIES:
+            encoders.clear()
+            answer = suggest_many(index, [Ask(text, k, viewer)], helper=helper)[0]
+            english = [("dense_en", "helper")] if latin_share(text) > 0 else []
+            assert sorted(encoders) == [("dense", "MainThread"), *english]
+            alone = suggest(index, text, k, viewer)
+            assert [(h.kind, h.chunk_id) for h in answer.cases + answer.articles] == \
+                   [(h.kind, h.chunk_id) for h in alone.cases + alone.articles]
+            assert np.allclose([h.score for h in answer.articles], [h.score for h in alone.articles], atol=1e-6)
 
 
 def test_a_failing_keyword_side_waits_for_the_helper_before_leaving_the_search_lock(index: SearchIndex,
