@@ -87,30 +87,24 @@ def analyse_query(index: SearchIndex, text: str, weights: Mapping[str, float],
 
 
 def analyse_queries(index: SearchIndex, texts: Sequence[str], weights: Mapping[str, float],
-                    language_aware: bool = True, helper: Executor | None = None) -> list[Query]:
-    """`analyse_query` for several texts, with one model call per embedding space for all of them.
-
-    With a `helper` thread, the other models (English, extra) encode there while the primary one
-    encodes here: torch lets go of the GIL in its operations.
-    """
+                    language_aware: bool = True) -> list[Query]:
+    """`analyse_query` for several texts, with one model call per embedding space for all of them."""
     shares = [latin_share(text) if language_aware else 1.0 for text in texts]
     vectors: list[dict[str, np.ndarray]] = [{} for _ in texts]
-    asked = [(space, wanted) for space in index.spaces if weights.get(space.name)
-             if (wanted := [i for i, share in enumerate(shares) if space.name != "dense_en" or share > 0])]
-    elsewhere = [helper.submit(_encode_for, space, texts, wanted) for space, wanted in asked[1:]] if helper else []
-    try:
-        encoded = [_encode_for(space, texts, wanted) for space, wanted in asked[:1 if helper else None]]
-    finally:
-        wait(elsewhere)  # a failed encode here leaves no model call running for nobody
-    for space, wanted, rows in encoded + [future.result() for future in elsewhere]:
-        for i, vector in zip(wanted, rows, strict=True):
-            vectors[i][space.name] = vector
-    return [Query(text=text, vectors=vectors[i], latin_share=shares[i], terms=index_terms(text),
-                  codes=_codes(text), highlights=highlight_terms(text)) for i, text in enumerate(texts)]
+    for space in index.spaces:
+        if not weights.get(space.name):
+            continue
+        wanted = [i for i, share in enumerate(shares) if space.name != "dense_en" or share > 0]
+        if wanted:
+            encoded = space.embedder.encode_queries([texts[i] for i in wanted])
+            for i, vector in zip(wanted, encoded, strict=True):
+                vectors[i][space.name] = vector
+    return [_query(text, vectors[i], shares[i]) for i, text in enumerate(texts)]
 
 
-def _encode_for(space: DenseSpace, texts: Sequence[str], wanted: list[int]) -> tuple[DenseSpace, list[int], np.ndarray]:
-    return space, wanted, space.embedder.encode_queries([texts[i] for i in wanted])
+def _query(text: str, vectors: dict[str, np.ndarray], share: float) -> Query:
+    return Query(text=text, vectors=vectors, latin_share=share, terms=index_terms(text), codes=_codes(text),
+                 highlights=highlight_terms(text))
 
 
 def _codes(text: str) -> list[str]:
@@ -162,12 +156,15 @@ def suggest_many(index: SearchIndex, asks: Sequence[Ask], weights: Mapping[str, 
 
     The model runs once for all texts and each vector index is read once for all queries:
     both are far cheaper per query in a batch (a busy server answers the queries waiting together).
-    With a `helper` thread (for a query on an otherwise idle server), the second and third models
-    encode there (`analyse_queries`), and the vectors are searched there while this thread searches
-    the keywords (`fused_rankings_many`).
+    A single query with a `helper` thread (on an otherwise idle server) is split over both threads
+    (`_rankings_alone`).
     """
-    queries = analyse_queries(index, [ask.text for ask in asks], weights, language_aware, helper)
-    rankings = fused_rankings_many(index, queries, asks, weights, helper)
+    if helper is not None and len(asks) == 1:
+        query, ranking = _rankings_alone(index, asks[0], weights, language_aware, helper)
+        queries, rankings = [query], [ranking]
+    else:
+        queries = analyse_queries(index, [ask.text for ask in asks], weights, language_aware)
+        rankings = fused_rankings_many(index, queries, asks, weights)
     # every row a suggestion shows comes from one read snapshot (one transaction, not one per list)
     hits = index.database.read(lambda db: [
         {kind: _hits_of_kind(db, index, query, kind, ask.k, ask.viewer, *ranking[kind]) for kind in ask.kinds}
@@ -179,58 +176,76 @@ Ranking = tuple[list[tuple[int, float]], dict[int, float]]
 
 
 def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequence[Ask],
-                        weights: Mapping[str, float], helper: Executor | None = None) -> list[dict[str, Ranking]]:
+                        weights: Mapping[str, float]) -> list[dict[str, Ranking]]:
     """Per query, for each kind its ask sees: the fused (chunk id, score) list, best first, and the
-    primary dense similarity of each dense hit. The vectors are searched for all queries together.
-
-    With a `helper` thread, the vector side runs there while this thread runs the keyword side:
-    FAISS and numpy let go of the GIL while they scan, and the keyword side is mostly Python
-    (a whole suggestion at 100k tickets, in process, 300 bench queries, three rounds: p50 5.9-6.3 ->
-    5.6-5.7 ms, p95 8.6-9.3 -> 7.5-8.6 ms). The query encode holds the GIL, so it is not overlapped.
-    The caller keeps the search lock until the helper is done.
-    """
+    primary dense similarity of each dense hit. The vectors are searched for all queries together."""
     kinds = [kind for kind in ("ticket", "article") if any(kind in ask.kinds for ask in asks)]
     crowding = weights.get("crowding", 0.0)
-    depths = [ask.candidates for ask in asks]
-    rankings: list[dict[str, Ranking]] = []
     with index.search_lock:
-        vector_side = helper.submit(_vector_side, index, queries, depths, kinds, crowding) if helper else None
+        dense = {kind: _dense_lists(index, queries, [ask.candidates for ask in asks], kind, crowding)
+                 for kind in kinds}
+        keyword = [{kind: _keyword_lists(index, query, kind, ask.candidates, weights) for kind in ask.kinds}
+                   for query, ask in zip(queries, asks, strict=True)]
+        # the similarity shown with a hit is the plain cosine of the primary space
+        similarity = {kind: [_cosines(index.store, kind, lists.get("dense", []), crowding) for lists in dense[kind]]
+                      for kind in kinds}
+    return [{kind: _fused(dense[kind][i] | keyword[i][kind], query, ask.candidates, weights, similarity[kind][i])
+             for kind in ask.kinds} for i, (query, ask) in enumerate(zip(queries, asks, strict=True))]
+
+
+def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], language_aware: bool,
+                    helper: Executor) -> tuple[Query, dict[str, Ranking]]:
+    """`fused_rankings_many` for one query, split over this thread and a `helper` thread.
+
+    Every model but the primary encodes the query and searches its space on the helper. Here the
+    primary model encodes it, then the keywords are searched while the primary space is searched
+    on the helper, or here after the keywords when the helper is busy with another model. torch,
+    FAISS and numpy let go of the GIL in their work; the primary (numpy) encode and the keyword
+    side mostly hold it, so they stay on one thread. Measured at 100k tickets, primary model only,
+    in process, 300 bench queries, three rounds: p50 5.9-6.3 -> 5.6-5.7 ms, p95 8.6-9.3 -> 7.5-8.6 ms.
+    """
+    share = latin_share(ask.text) if language_aware else 1.0
+    spaces = [space for space in index.spaces
+              if weights.get(space.name) and (space.name != "dense_en" or share > 0)]
+    crowding = weights.get("crowding", 0.0)
+    with index.search_lock:  # held until every helper task is done: they read the index
+        elsewhere = [helper.submit(_search_space, space, ask, None, crowding) for space in spaces[1:]]
         try:
-            keyword = [{kind: _keyword_lists(index, query, kind, ask.candidates, weights) for kind in ask.kinds}
-                       for query, ask in zip(queries, asks, strict=True)]
+            vectors = {spaces[0].name: spaces[0].embedder.encode_queries([ask.text])[0]} if spaces else {}
+            if vectors and not elsewhere:
+                elsewhere.append(helper.submit(_search_space, spaces[0], ask, vectors[spaces[0].name], crowding))
+            query = _query(ask.text, vectors, share)
+            keyword = {kind: _keyword_lists(index, query, kind, ask.candidates, weights) for kind in ask.kinds}
+            here = [_search_space(spaces[0], ask, vectors[spaces[0].name], crowding)] if len(spaces) > 1 else []
         finally:
-            if vector_side is not None:
-                wait([vector_side])  # never leave the lock while the helper still reads the index
-        dense, similarity = (vector_side.result() if vector_side is not None
-                             else _vector_side(index, queries, depths, kinds, crowding))
-    for i, (query, ask) in enumerate(zip(queries, asks, strict=True)):
-        rankings.append({kind: _fused(dense[kind][i] | keyword[i][kind], query, ask.candidates, weights,
-                                      similarity[kind][i]) for kind in ask.kinds})
-    return rankings
+            wait(elsewhere)
+        found = here + [future.result() for future in elsewhere]
+    dense = {kind: {name: lists[kind] for name, lists in found} for kind in ask.kinds}
+    return query, {kind: _fused(dense[kind] | keyword[kind], query, ask.candidates, weights,
+                                _cosines(index.store, kind, dense[kind].get("dense", []), crowding))
+                   for kind in ask.kinds}
 
 
-DenseLists = list[dict[str, list[tuple[int, float]]]]
-
-
-def _vector_side(index: SearchIndex, queries: Sequence[Query], candidates: Sequence[int], kinds: Sequence[str],
-                 crowding: float) -> tuple[dict[str, DenseLists], dict[str, list[dict[int, float]]]]:
-    """Per kind, each query's dense lists and the plain primary-space cosine of each dense hit
-    (the similarity shown with a hit)."""
-    dense = {kind: _dense_lists(index, queries, candidates, kind, crowding) for kind in kinds}
-    similarity = {kind: [_cosines(index.store, kind, lists.get("dense", []), crowding) for lists in dense[kind]]
-                  for kind in kinds}
-    return dense, similarity
+def _search_space(space: DenseSpace, ask: Ask, vector: np.ndarray | None,
+                  crowding: float) -> tuple[str, dict[str, list[tuple[int, float]]]]:
+    """One embedding space's nearest chunks of each kind the ask sees (the query encoded first when no
+    vector is given); a space that keeps crowding is corrected for it."""
+    if vector is None:
+        vector = space.embedder.encode_queries([ask.text])[0]
+    applied = crowding if space.store.crowded else 0.0
+    return space.name, {kind: space.store.search_many(kind, vector[None, :], ask.candidates, applied)[0]
+                        for kind in ask.kinds}
 
 
 def _dense_lists(index: SearchIndex, queries: Sequence[Query], candidates: Sequence[int], kind: str,
-                 crowding: float) -> DenseLists:
+                 crowding: float) -> list[dict[str, list[tuple[int, float]]]]:
     """Per query: each embedding space's nearest chunks of a kind (spaces the query has a vector for),
     as many as its candidates; a space that keeps crowding corrected for it (see FUSION_WEIGHTS).
 
     Queries wanting the same number are searched together (an approximate kind's crowding re-rank
     reaches deeper for more, so a query searched with a deeper one would not be answered as alone).
     """
-    lists: DenseLists = [{} for _ in queries]
+    lists: list[dict[str, list[tuple[int, float]]]] = [{} for _ in queries]
     for space in index.spaces:
         for depth in sorted(set(candidates)):
             having = [i for i, query in enumerate(queries) if space.name in query.vectors and candidates[i] == depth]

@@ -38,7 +38,8 @@ class Runtime:
     def __post_init__(self) -> None:
         self.search_pool = ThreadPoolExecutor(self.settings.search_threads, "casewise-search",
                                               initializer=one_torch_thread)
-        # a lone query's second / third model encode and its vector search (indexer.search.suggest_many)
+        # a lone query's other models and vector search, while the server has nothing else to do
+        # (indexer.search.suggest_many)
         self.search_helpers = ThreadPoolExecutor(self.settings.search_threads, "casewise-search-helper",
                                                  initializer=one_torch_thread)
         self.suggester = SuggestBatcher(self.index, self.search_pool, helper=self.search_helpers)

@@ -124,15 +124,15 @@ def test_knowledge_base_page_search_answers_through_the_search_threads(base_url:
 
 
 def test_search_threads_run_torch_on_their_own_thread_only(tmp_path) -> None:
-    """The torch models' forward passes stay on the search thread (no second thread per call)."""
+    """The torch models' forward passes stay on the search (or helper) thread: no second thread per call."""
     import torch
     from fastapi.testclient import TestClient
 
     app = create_app(Settings(data_dir=tmp_path))
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
-        pool = app.state.runtime.search_pool
-        assert {pool.submit(torch.get_num_threads).result() for _ in range(4)} == {1}
+        for pool in (app.state.runtime.search_pool, app.state.runtime.search_helpers):
+            assert {pool.submit(torch.get_num_threads).result() for _ in range(4)} == {1}
 
 
 def test_a_server_process_takes_its_loaded_heap_out_of_the_collectors_reach(tmp_path) -> None:

@@ -160,17 +160,17 @@ def test_a_failing_keyword_side_waits_for_the_helper_before_leaving_the_search_l
     import indexer.search as search
 
     events: list[str] = []
-    vector_side = search._vector_side
+    search_space = search._search_space
 
-    def slow_vector_side(*args, **kwargs):
+    def slow_search_space(*args, **kwargs):
         time.sleep(0.3)
         events.append("vectors searched")
-        return vector_side(*args, **kwargs)
+        return search_space(*args, **kwargs)
 
     def broken_keywords(*args, **kwargs):
         raise RuntimeError("keyword index unavailable")
 
-    monkeypatch.setattr(search, "_vector_side", slow_vector_side)
+    monkeypatch.setattr(search, "_search_space", slow_search_space)
     monkeypatch.setattr(search, "_keyword_lists", broken_keywords)
     with ThreadPoolExecutor(1) as helper:
         with pytest.raises(RuntimeError, match="keyword index unavailable"):
@@ -182,17 +182,18 @@ def test_a_failing_keyword_side_waits_for_the_helper_before_leaving_the_search_l
 
 
 def _record_vector_side_threads(monkeypatch) -> list[str]:
-    """Names of the threads (up to the first '_') that search the vectors, in call order."""
-    import indexer.search as search
+    """Names of the threads (up to the first '_') that search the vectors, once per query or batch."""
+    from indexer.vector_store import VectorStore
 
     names: list[str] = []
-    vector_side = search._vector_side
+    search_many = VectorStore.search_many
 
-    def recording(*args, **kwargs):
-        names.append(threading.current_thread().name.split("_")[0])
-        return vector_side(*args, **kwargs)
+    def recording(self, kind, *args, **kwargs):
+        if kind == "article":  # every ask sees articles: one record per query or batch
+            names.append(threading.current_thread().name.split("_")[0])
+        return search_many(self, kind, *args, **kwargs)
 
-    monkeypatch.setattr(search, "_vector_side", recording)
+    monkeypatch.setattr(VectorStore, "search_many", recording)
     return names
 
 
