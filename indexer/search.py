@@ -203,6 +203,8 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
     FAISS and numpy let go of the GIL in their work; the primary (numpy) encode and the keyword
     side mostly hold it, so they stay on one thread. Measured at 100k tickets, primary model only,
     in process, 300 bench queries, three rounds: p50 5.9-6.3 -> 5.6-5.7 ms, p95 8.6-9.3 -> 7.5-8.6 ms.
+    The search lock is held from the first encode on (the helper's model may search as soon as it
+    has encoded), so an index update waits for one lone query's encodes too.
     """
     share = latin_share(ask.text) if language_aware else 1.0
     spaces = [space for space in index.spaces

@@ -78,8 +78,8 @@ def one_torch_thread() -> None:
     """Let the torch models (MiniLM, e5) run a search thread's forward pass on that thread only.
 
     Each search thread and search helper thread is set up with this: parallelism comes from the
-    search threads (and sibling server processes), and by default torch used one thread per core for every call, so
-    two busy search threads ran four on two cores. A small matrix product that took 4.2 s 2,000
+    search threads (and sibling server processes), and by default torch used one thread per core
+    for every call, so two busy search threads ran four on two cores. A small matrix product that took 4.2 s 2,000
     times on a search thread took 13.6 s with torch's two threads, the other core being busy.
     The main thread, where commands build the index, keeps torch's default.
     """

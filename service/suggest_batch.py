@@ -4,9 +4,9 @@ Under load, queries arrive faster than one is answered. Answering those waiting 
 runs the model once and reads each vector index once for all of them, which is far cheaper
 per query (measured at 200k chunks on a 2-core machine, 8 together: query encode 5.8 → 2.6 ms
 and the exact article search 2.9 → 0.8 ms per query). A query that arrives alone is answered alone, as soon
-as a search thread is free, so a quiet server answers as fast as before; when no other search
-thread of the process is busy, a helper thread searches its vectors while the search thread
-searches its keywords (indexer.search.fused_rankings_many).
+as a search thread is free, so a quiet server answers as fast as before. When nothing else is in
+flight in the whole server, a helper thread takes part of a lone query's work: the vector search
+and any second or third model (indexer.search._rankings_alone), on the core that would sit idle.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class SuggestBatcher:
 
     def __init__(self, index: SearchIndex, pool: ThreadPoolExecutor, max_batch: int = MAX_BATCH,
                  helper: ThreadPoolExecutor | None = None) -> None:
-        """`helper`: threads that search a lone query's vectors while its search thread searches its keywords."""
+        """`helper`: threads that take part of a lone query's work (its vector search, its other models)."""
         self._index = index
         self._pool = pool
         self._max_batch = max_batch
@@ -41,7 +41,7 @@ class SuggestBatcher:
         self._waiting: deque[tuple[Ask, Future[Suggestions]]] = deque()
         self._lock = threading.Lock()
         self._busy = 0  # search threads answering a batch now
-        # whether requests are in flight in sibling server processes too (set by the app when it has several)
+        # whether other requests are in flight in the server (set by the app when it runs several processes)
         self.server_busy: Callable[[], bool] = lambda: False
 
     def submit(self, text: str, k: int, viewer: Viewer) -> Future[Suggestions]:
