@@ -102,9 +102,12 @@ def analyse_queries(index: SearchIndex, texts: Sequence[str], weights: Mapping[s
     return [_query(text, vectors[i], shares[i]) for i, text in enumerate(texts)]
 
 
-def _query(text: str, vectors: dict[str, np.ndarray], share: float) -> Query:
-    return Query(text=text, vectors=vectors, latin_share=share, terms=index_terms(text), codes=_codes(text),
-                 highlights=highlight_terms(text))
+def _query(text: str, vectors: dict[str, np.ndarray], share: float, terms: list[str] | None = None,
+           codes: list[str] | None = None) -> Query:
+    """The analysed query (`terms` and `codes` when they were worked out already)."""
+    return Query(text=text, vectors=vectors, latin_share=share,
+                 terms=index_terms(text) if terms is None else terms,
+                 codes=_codes(text) if codes is None else codes, highlights=highlight_terms(text))
 
 
 def _codes(text: str) -> list[str]:
@@ -184,7 +187,7 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
     with index.search_lock:
         dense = {kind: _dense_lists(index, queries, [ask.candidates for ask in asks], kind, crowding)
                  for kind in kinds}
-        keyword = [{kind: _keyword_lists(index, query, kind, ask.candidates, weights) for kind in ask.kinds}
+        keyword = [_keyword_lists_of_kinds(index, query.terms, query.codes, ask, weights)
                    for query, ask in zip(queries, asks, strict=True)]
         # the similarity shown with a hit is the plain cosine of the primary space
         similarity = {kind: [_cosines(index.store, kind, lists.get("dense", []), crowding) for lists in dense[kind]]
@@ -197,12 +200,17 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
                     helper: Executor) -> tuple[Query, dict[str, Ranking]]:
     """`fused_rankings_many` for one query, split over this thread and a `helper` thread.
 
-    Every model but the primary encodes the query and searches its space on the helper. Here the
-    primary model encodes it, then the keywords are searched while the primary space is searched
-    on the helper, or here after the keywords when the helper is busy with another model. torch,
-    FAISS and numpy let go of the GIL in their work; the primary (numpy) encode and the keyword
-    side mostly hold it, so they stay on one thread. Measured at 100k tickets, primary model only,
-    in process, 300 bench queries, three rounds: p50 5.9-6.3 -> 5.6-5.7 ms, p95 8.6-9.3 -> 7.5-8.6 ms.
+    With the primary model alone, the helper scores the keywords (BM25 summed outside the
+    interpreter lock) while this thread encodes the query; then each thread searches the primary
+    space for one kind (the helper the last kind the ask sees). With other models, the helper
+    encodes the query with each of them and searches their spaces, while this thread encodes with
+    the primary model, scores the keywords and searches the primary space. A kind is fused as soon
+    as its lists are in. torch, FAISS and numpy's large operations let go of the GIL; the primary
+    (numpy) encode mostly holds it.
+
+    Measured at 100k tickets, primary model only, in process, the 300 bench queries alternated
+    query by query with the previous split (keywords here, vectors on the helper), four rounds:
+    p50 6.13-7.81 -> 5.89-7.58 ms, p95 8.61-10.91 -> 7.77-10.27 ms, lower in every round.
     The search lock is held from the first encode on (the helper's model may search as soon as it
     has encoded), so an index update waits for one lone query's encodes too.
     """
@@ -210,33 +218,50 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
     spaces = [space for space in index.spaces
               if weights.get(space.name) and (space.name != "dense_en" or share > 0)]
     crowding = weights.get("crowding", 0.0)
+    terms, codes = index_terms(ask.text), _codes(ask.text)
     with index.search_lock:  # held until every helper task is done: they read the index
-        elsewhere = [helper.submit(_search_space, space, ask, None, crowding) for space in spaces[1:]]
+        # (task, the kinds its dense lists cover)
+        there = [(helper.submit(_search_space, space, ask, ask.kinds, None, crowding), ask.kinds)
+                 for space in spaces[1:]]
+        keywords_there = None if there else helper.submit(_keyword_lists_of_kinds, index, terms, codes, ask,
+                                                          weights, True)
         try:
             vectors = {spaces[0].name: spaces[0].embedder.encode_queries([ask.text])[0]} if spaces else {}
-            if vectors and not elsewhere:
-                elsewhere.append(helper.submit(_search_space, spaces[0], ask, vectors[spaces[0].name], crowding))
-            query = _query(ask.text, vectors, share)
-            keyword = {kind: _keyword_lists(index, query, kind, ask.candidates, weights) for kind in ask.kinds}
-            here = [_search_space(spaces[0], ask, vectors[spaces[0].name], crowding)] if len(spaces) > 1 else []
+            kinds_here = ask.kinds
+            if vectors and keywords_there and len(ask.kinds) > 1:
+                kinds_here = ask.kinds[:-1]
+                there.append((helper.submit(_search_space, spaces[0], ask, ask.kinds[-1:], vectors[spaces[0].name],
+                                            crowding), ask.kinds[-1:]))
+            keywords = None if keywords_there else _keyword_lists_of_kinds(index, terms, codes, ask, weights)
+            here = [_search_space(spaces[0], ask, kinds_here, vectors[spaces[0].name], crowding)] if spaces else []
+            query = _query(ask.text, vectors, share, terms, codes)
+            keywords = keywords_there.result() if keywords_there else keywords
+            rankings = {kind: _fused_kind(index, query, ask, kind, weights, keywords[kind],
+                                          here + [task.result() for task, kinds in there if kind in kinds])
+                        for kind in ask.kinds}
         finally:
-            wait(elsewhere)
-        found = here + [future.result() for future in elsewhere]
-    dense = {kind: {name: lists[kind] for name, lists in found} for kind in ask.kinds}
-    return query, {kind: _fused(dense[kind] | keyword[kind], query, ask.candidates, weights,
-                                _cosines(index.store, kind, dense[kind].get("dense", []), crowding))
-                   for kind in ask.kinds}
+            wait([task for task, _ in there] + ([keywords_there] if keywords_there else []))
+    return query, rankings
 
 
-def _search_space(space: DenseSpace, ask: Ask, vector: np.ndarray | None,
+def _fused_kind(index: SearchIndex, query: Query, ask: Ask, kind: str, weights: Mapping[str, float],
+                keyword: dict[str, list[tuple[int, float]]],
+                found: list[tuple[str, dict[str, list[tuple[int, float]]]]]) -> Ranking:
+    """One kind's fused ranking from its keyword lists and the dense lists of each space searched."""
+    dense = {name: lists[kind] for name, lists in found if kind in lists}
+    return _fused(dense | keyword, query, ask.candidates, weights,
+                  _cosines(index.store, kind, dense.get("dense", []), weights.get("crowding", 0.0)))
+
+
+def _search_space(space: DenseSpace, ask: Ask, kinds: Sequence[str], vector: np.ndarray | None,
                   crowding: float) -> tuple[str, dict[str, list[tuple[int, float]]]]:
-    """One embedding space's nearest chunks of each kind the ask sees (the query encoded first when no
-    vector is given); a space that keeps crowding is corrected for it."""
+    """One embedding space's nearest chunks of each of `kinds` (the query encoded first when no vector
+    is given); a space that keeps crowding is corrected for it."""
     if vector is None:
         vector = space.embedder.encode_queries([ask.text])[0]
     applied = crowding if space.store.crowded else 0.0
     return space.name, {kind: space.store.search_many(kind, vector[None, :], ask.candidates, applied)[0]
-                        for kind in ask.kinds}
+                        for kind in kinds}
 
 
 def _dense_lists(index: SearchIndex, queries: Sequence[Query], candidates: Sequence[int], kind: str,
@@ -269,13 +294,21 @@ def _cosines(store: VectorStore, kind: str, scored: list[tuple[int, float]], cro
     return dict(zip(ids.tolist(), (scores + np.float32(crowding) * store.crowding_of(kind, ids)).tolist(), strict=True))
 
 
-def _keyword_lists(index: SearchIndex, query: Query, kind: str, candidates: int,
-                   weights: Mapping[str, float]) -> dict[str, list[tuple[int, float]]]:
+def _keyword_lists_of_kinds(index: SearchIndex, terms: list[str], codes: list[str], ask: Ask,
+                            weights: Mapping[str, float], release_gil: bool = False,
+                            ) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """The BM25 and exact-code lists of each kind the ask sees (`release_gil`: see KeywordIndex.search)."""
+    return {kind: _keyword_lists(index, terms, codes, kind, ask.candidates, weights, release_gil)
+            for kind in ask.kinds}
+
+
+def _keyword_lists(index: SearchIndex, terms: list[str], codes: list[str], kind: str, candidates: int,
+                   weights: Mapping[str, float], release_gil: bool = False) -> dict[str, list[tuple[int, float]]]:
     lists = {}
     if weights.get("keyword"):
-        lists["keyword"] = index.keywords[kind].search(query.terms, candidates)
-    if weights.get("codes") and query.codes:
-        lists["codes"] = index.keywords[kind].search(query.codes, candidates)
+        lists["keyword"] = index.keywords[kind].search(terms, candidates, release_gil)
+    if weights.get("codes") and codes:
+        lists["codes"] = index.keywords[kind].search(codes, candidates, release_gil)
     return lists
 
 

@@ -134,6 +134,20 @@ def test_bm25_cache_follows_changes_like_a_fresh_index(changes: list[tuple[bool,
         assert all(abs(ours[i] - theirs[i]) <= 0.05 * theirs[i] + 1e-6 for i in ours)
 
 
+@given(st.lists(st.tuples(st.integers(0, 300), st.lists(st.sampled_from("甲乙丙丁戊己庚"), min_size=1, max_size=8)),
+                max_size=300), st.lists(st.integers(0, 300), max_size=40),
+       st.lists(st.sampled_from("甲乙丙丁戊己庚辛"), min_size=1, max_size=6), st.integers(1, 50))
+def test_bm25_summed_outside_the_interpreter_lock_gives_the_same_answer(
+        docs: list[tuple[int, list[str]]], removed: list[int], query: list[str], k: int) -> None:
+    """torch's index_add_ (release_gil) adds the same float32 numbers in the same order as numpy's add.at."""
+    index = KeywordIndex()
+    index.add_many(docs)
+    index.search(query, k)  # weights cached before some rows go
+    for chunk_id in removed:
+        index.remove(chunk_id)
+    assert index.search(query, k, release_gil=True) == index.search(query, k)
+
+
 @given(st.lists(st.integers(0, 6), min_size=0, max_size=3000), st.integers(1, 120))
 def test_top_positive_equals_a_full_sort(values: list[int], k: int) -> None:
     """Exact top k of the positive scores, ties in row order, whether or not the sampled threshold applies."""

@@ -102,30 +102,37 @@ def test_a_caller_waiting_past_the_timeout_gets_a_503_and_its_query_is_dropped(i
     assert batches == [1]  # the query given up on was never answered
 
 
-def test_a_lone_query_on_an_idle_server_searches_its_vectors_on_a_helper_thread(index: SearchIndex,
-                                                                          monkeypatch) -> None:
-    """Not when a batch is answered, nor when a sibling server process has requests in flight."""
-    threads = _record_vector_side_threads(monkeypatch)
+def test_a_lone_query_on_an_idle_server_shares_its_work_with_a_helper_thread(index: SearchIndex,
+                                                                           monkeypatch) -> None:
+    """The helper scores the keywords, and searches the articles' vectors when the ask sees tickets too;
+    not when a batch is answered, nor when a sibling server process has requests in flight."""
+    work = _record_work_threads(monkeypatch)
     with ThreadPoolExecutor(1, "search") as pool, ThreadPoolExecutor(1, "helper") as helper:
         batcher = SuggestBatcher(index, pool, helper=helper)
         for text, k, viewer in QUERIES:
+            work.clear()
             answer = batcher.answer(text, k, viewer, timeout=60)
+            if viewer is AGENT:
+                assert sorted(work) == [("article vectors", "helper"), ("keywords", "helper"),
+                                        ("ticket vectors", "search")]
+            else:  # a requester sees articles only: their vectors are searched on the search thread
+                assert sorted(work) == [("article vectors", "search"), ("keywords", "helper")]
             alone = suggest(index, text, k, viewer)
             assert [(h.kind, h.chunk_id) for h in answer.cases + answer.articles] == \
                    [(h.kind, h.chunk_id) for h in alone.cases + alone.articles]
-            assert np.allclose([h.score for h in answer.articles], [h.score for h in alone.articles], atol=1e-6)
-        assert threads == ["helper", "MainThread"] * len(QUERIES)  # the batcher's query, then `suggest`'s
-        threads.clear()
+            assert np.allclose([h.score for h in answer.cases + answer.articles],
+                               [h.score for h in alone.cases + alone.articles], atol=1e-6)
+        work.clear()
         batcher.server_busy = lambda: True  # requests in flight in a sibling server process
         assert batcher.answer("VPN keeps disconnecting", 3, AGENT, timeout=60).cases
-        assert threads == ["search"]
+        assert sorted(work) == _all_on("search")
         batcher.server_busy = lambda: False
-        threads.clear()
+        work.clear()
         release = _hold(pool)
         futures = [batcher.submit(*query) for query in QUERIES]
         release.set()
         assert all(future.result(timeout=60).articles for future in futures)
-    assert threads == ["search"]  # one batch, searched on the search thread itself
+    assert sorted(set(work)) == _all_on("search")  # one batch, searched on the search thread itself
 
 
 def test_a_lone_query_has_its_english_vector_encoded_on_the_helper_thread(database: Database, embedder,
@@ -155,8 +162,8 @@ def test_a_lone_query_has_its_english_vector_encoded_on_the_helper_thread(databa
             assert np.allclose([h.score for h in answer.articles], [h.score for h in alone.articles], atol=1e-6)
 
 
-def test_a_failing_keyword_side_waits_for_the_helper_before_leaving_the_search_lock(index: SearchIndex,
-                                                                                 monkeypatch) -> None:
+def test_a_failing_keyword_side_on_the_helper_fails_the_query_after_the_vector_searches(index: SearchIndex,
+                                                                                        monkeypatch) -> None:
     import indexer.search as search
 
     events: list[str] = []
@@ -176,25 +183,63 @@ def test_a_failing_keyword_side_waits_for_the_helper_before_leaving_the_search_l
         with pytest.raises(RuntimeError, match="keyword index unavailable"):
             search.suggest_many(index, [search.Ask("VPN keeps disconnecting", 3, AGENT)], helper=helper)
         events.append("failed")
-    assert events == ["vectors searched", "failed"]
+    assert events == ["vectors searched", "vectors searched", "failed"]  # tickets here, articles on the helper
     assert index.search_lock.acquire(timeout=1)
     index.search_lock.release()
 
 
-def _record_vector_side_threads(monkeypatch) -> list[str]:
-    """Names of the threads (up to the first '_') that search the vectors, once per query or batch."""
+def test_a_failing_vector_search_waits_for_the_helper_before_leaving_the_search_lock(index: SearchIndex,
+                                                                                    monkeypatch) -> None:
+    import indexer.search as search
+
+    events: list[str] = []
+    keyword_lists = search._keyword_lists_of_kinds
+
+    def slow_keywords(*args, **kwargs):
+        time.sleep(0.3)
+        events.append("keywords scored")
+        return keyword_lists(*args, **kwargs)
+
+    def broken_search_space(*args, **kwargs):
+        raise RuntimeError("vector index unavailable")
+
+    monkeypatch.setattr(search, "_keyword_lists_of_kinds", slow_keywords)
+    monkeypatch.setattr(search, "_search_space", broken_search_space)
+    with ThreadPoolExecutor(1) as helper:
+        with pytest.raises(RuntimeError, match="vector index unavailable"):
+            search.suggest_many(index, [search.Ask("VPN keeps disconnecting", 3, AGENT)], helper=helper)
+        events.append("failed")
+    assert events == ["keywords scored", "failed"]
+    assert index.search_lock.acquire(timeout=1)
+    index.search_lock.release()
+
+
+def _all_on(thread: str) -> list[tuple[str, str]]:
+    return [("article vectors", thread), ("keywords", thread), ("ticket vectors", thread)]
+
+
+def _record_work_threads(monkeypatch) -> list[tuple[str, str]]:
+    """(work, thread name up to the first '_') for each keyword side scored and each kind's vectors searched."""
+    import indexer.search as search
     from indexer.vector_store import VectorStore
 
-    names: list[str] = []
-    search_many = VectorStore.search_many
+    work: list[tuple[str, str]] = []
+    search_many, keyword_lists = VectorStore.search_many, search._keyword_lists_of_kinds
 
-    def recording(self, kind, *args, **kwargs):
-        if kind == "article":  # every ask sees articles: one record per query or batch
-            names.append(threading.current_thread().name.split("_")[0])
+    def thread() -> str:
+        return threading.current_thread().name.split("_")[0]
+
+    def recording_vectors(self, kind, *args, **kwargs):
+        work.append((f"{kind} vectors", thread()))
         return search_many(self, kind, *args, **kwargs)
 
-    monkeypatch.setattr(VectorStore, "search_many", recording)
-    return names
+    def recording_keywords(*args, **kwargs):
+        work.append(("keywords", thread()))
+        return keyword_lists(*args, **kwargs)
+
+    monkeypatch.setattr(VectorStore, "search_many", recording_vectors)
+    monkeypatch.setattr(search, "_keyword_lists_of_kinds", recording_keywords)
+    return work
 
 
 def _hold(pool: ThreadPoolExecutor) -> threading.Event:
