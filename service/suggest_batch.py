@@ -5,8 +5,9 @@ runs the model once and reads each vector index once for all of them, which is f
 per query (measured at 200k chunks on a 2-core machine, 8 together: query encode 5.8 → 2.6 ms
 and the exact article search 2.9 → 0.8 ms per query). A query that arrives alone is answered alone, as soon
 as a search thread is free, so a quiet server answers as fast as before. When nothing else is in
-flight in the whole server, a helper thread takes part of a lone query's work: the vector search
-and any second or third model (indexer.search._rankings_alone), on the core that would sit idle.
+flight in the whole server, a helper thread takes part of a lone query's work, on the core that
+would sit idle: the keyword scoring and one kind's vector search, or any second or third model
+(indexer.search._rankings_alone).
 """
 
 from __future__ import annotations
