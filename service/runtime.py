@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from threadpoolctl import threadpool_limits
 
 from indexer.analysis import warm_up
-from indexer.embedder import Embedder
+from indexer.embedder import Embedder, cpu_has_bf16
 from indexer.index import Progress, SearchIndex
 from kb.calendar import parse_calendar
 from kb.db import Database
@@ -95,7 +95,7 @@ def open_database(settings: Settings) -> Database:
 
 def open_embedder(settings: Settings) -> Embedder:
     """Load the configured embedding model."""
-    return Embedder(settings.embedding_model, settings.model_cache_dir, settings.search_threads)
+    return _embedder(settings.embedding_model, settings)
 
 
 def open_english_embedder(settings: Settings) -> Embedder | None:
@@ -109,7 +109,12 @@ def open_extra_embedder(settings: Settings) -> Embedder | None:
 
 
 def _optional_embedder(spec: str, settings: Settings) -> Embedder | None:
-    return Embedder(spec, settings.model_cache_dir, settings.search_threads) if spec else None
+    return _embedder(spec, settings) if spec else None
+
+
+def _embedder(spec: str, settings: Settings) -> Embedder:
+    bf16 = settings.torch_bf16 == "on" or (settings.torch_bf16 == "auto" and cpu_has_bf16())
+    return Embedder(spec, settings.model_cache_dir, settings.search_threads, bf16=bf16)
 
 
 def open_runtime(

@@ -62,3 +62,26 @@ def test_documents_batched_by_length_come_back_in_their_own_order(english_embedd
     assert together.shape == (5, english_embedder.dim) and seen == [2, 2, 1]
     assert np.min(np.sum(together * alone, axis=1)) > 0.9999
     assert english_embedder.encode_documents([]).shape == (0, english_embedder.dim)
+
+
+@pytest.mark.parametrize("fixture", ["english_embedder", "e5_embedder"])
+def test_bfloat16_matrix_products_keep_the_vectors(fixture: str, model_cache: Path, request) -> None:
+    """CASEWISE_TORCH_BF16: the torch models' vectors stay within cosine 0.999 of float32, in float32."""
+    plain = request.getfixturevalue(fixture)
+    fast = Embedder(plain.name, model_cache, bf16=True)
+    assert fast.bf16 and not plain.bf16
+    texts = ["打印机无法连接网络", "VPN error 812 after the update, 连接断开", "E-1023",
+             "outlook cannot send mail with error 0x800ccc0e since this morning"]
+    for encode in ("encode_queries", "encode_documents"):
+        exact, rounded = getattr(plain, encode)(texts), getattr(fast, encode)(texts)
+        assert rounded.dtype == np.float32 and rounded.shape == exact.shape
+        assert np.min(np.sum(exact * rounded, axis=1)) > 0.999
+
+
+def test_bfloat16_setting_reaches_the_torch_models_only(tmp_path: Path) -> None:
+    from service.runtime import open_embedder, open_english_embedder
+    from service.settings import Settings
+
+    on, off = Settings(data_dir=tmp_path, torch_bf16="on"), Settings(data_dir=tmp_path, torch_bf16="off")
+    assert open_english_embedder(on).bf16 and not open_english_embedder(off).bf16
+    assert not open_embedder(on).bf16  # USE runs in numpy: nothing to round
