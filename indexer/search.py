@@ -200,17 +200,20 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
                     helper: Executor) -> tuple[Query, dict[str, Ranking]]:
     """`fused_rankings_many` for one query, split over this thread and a `helper` thread.
 
-    With the primary model alone, the helper scores the keywords (BM25 summed outside the
-    interpreter lock) while this thread encodes the query; then each thread searches the primary
-    space for one kind (the helper the last kind the ask sees). With other models, the helper
-    encodes the query with each of them and searches their spaces, while this thread encodes with
-    the primary model, scores the keywords and searches the primary space. A kind is fused as soon
-    as its lists are in. torch, FAISS and numpy's large operations let go of the GIL; the primary
-    (numpy) encode mostly holds it.
+    With the primary model alone, the helper scores the keywords while this thread encodes the
+    query; then each thread searches the primary space for one kind (the helper the last kind the
+    ask sees). With other models, the helper encodes the query with each of them and searches
+    their spaces, while this thread encodes with the primary model, scores the keywords and
+    searches the primary space. Either way BM25 is summed outside the interpreter lock
+    (KeywordIndex.search's `release_gil`), and a kind is fused as soon as its lists are in.
+    torch, FAISS and numpy's large operations let go of the GIL; the primary (numpy) encode
+    mostly holds it.
 
     Measured at 100k tickets, primary model only, in process, the 300 bench queries alternated
     query by query with the previous split (keywords here, vectors on the helper), four rounds:
-    p50 6.13-7.81 -> 5.89-7.58 ms, p95 8.61-10.91 -> 7.77-10.27 ms, lower in every round.
+    p50 5.46-7.41 -> 5.25-7.08 ms, p95 7.70-9.96 -> 7.14-9.61 ms, lower in every round. With
+    multilingual-e5-small as the extra model (10k tickets, two rounds) it made no difference
+    (p95 37.90 -> 37.84 ms): e5's own encode is the critical path.
     The search lock is held from the first encode on (the helper's model may search as soon as it
     has encoded), so an index update waits for one lone query's encodes too.
     """
