@@ -164,54 +164,43 @@ def test_a_lone_query_has_its_english_vector_encoded_on_the_helper_thread(databa
 
 def test_a_failing_keyword_side_on_the_helper_fails_the_query_after_the_vector_searches(index: SearchIndex,
                                                                                         monkeypatch) -> None:
-    import indexer.search as search
-
-    events: list[str] = []
-    search_space = search._search_space
-
-    def slow_search_space(*args, **kwargs):
-        time.sleep(0.3)
-        events.append("vectors searched")
-        return search_space(*args, **kwargs)
-
-    def broken_keywords(*args, **kwargs):
-        raise RuntimeError("keyword index unavailable")
-
-    monkeypatch.setattr(search, "_search_space", slow_search_space)
-    monkeypatch.setattr(search, "_keyword_lists", broken_keywords)
-    with ThreadPoolExecutor(1) as helper:
-        with pytest.raises(RuntimeError, match="keyword index unavailable"):
-            search.suggest_many(index, [search.Ask("VPN keeps disconnecting", 3, AGENT)], helper=helper)
-        events.append("failed")
-    assert events == ["vectors searched", "vectors searched", "failed"]  # tickets here, articles on the helper
-    assert index.search_lock.acquire(timeout=1)
-    index.search_lock.release()
+    events = _fail_beside_a_slow_side(index, monkeypatch, slow="_search_space", broken="_keyword_lists")
+    assert events == ["slow side done", "slow side done", "failed"]  # tickets here, articles on the helper
 
 
 def test_a_failing_vector_search_waits_for_the_helper_before_leaving_the_search_lock(index: SearchIndex,
                                                                                     monkeypatch) -> None:
+    events = _fail_beside_a_slow_side(index, monkeypatch, slow="_keyword_lists_of_kinds", broken="_search_space")
+    assert events == ["slow side done", "failed"]  # the keywords, scored on the helper
+
+
+def _fail_beside_a_slow_side(index: SearchIndex, monkeypatch, slow: str, broken: str) -> list[str]:
+    """A lone query whose `broken` step (a function of indexer.search) fails while its `slow` step takes 0.3 s.
+
+    Returns what happened, in order; the error must leave the search lock free, and only after the slow step.
+    """
     import indexer.search as search
 
     events: list[str] = []
-    keyword_lists = search._keyword_lists_of_kinds
+    slow_step = getattr(search, slow)
 
-    def slow_keywords(*args, **kwargs):
+    def slowly(*args, **kwargs):
         time.sleep(0.3)
-        events.append("keywords scored")
-        return keyword_lists(*args, **kwargs)
+        events.append("slow side done")
+        return slow_step(*args, **kwargs)
 
-    def broken_search_space(*args, **kwargs):
-        raise RuntimeError("vector index unavailable")
+    def failing(*args, **kwargs):
+        raise RuntimeError(f"{broken} unavailable")
 
-    monkeypatch.setattr(search, "_keyword_lists_of_kinds", slow_keywords)
-    monkeypatch.setattr(search, "_search_space", broken_search_space)
+    monkeypatch.setattr(search, slow, slowly)
+    monkeypatch.setattr(search, broken, failing)
     with ThreadPoolExecutor(1) as helper:
-        with pytest.raises(RuntimeError, match="vector index unavailable"):
+        with pytest.raises(RuntimeError, match=f"{broken} unavailable"):
             search.suggest_many(index, [search.Ask("VPN keeps disconnecting", 3, AGENT)], helper=helper)
         events.append("failed")
-    assert events == ["keywords scored", "failed"]
     assert index.search_lock.acquire(timeout=1)
     index.search_lock.release()
+    return events
 
 
 def _all_on(thread: str) -> list[tuple[str, str]]:
