@@ -130,18 +130,18 @@ class KeywordIndex:
 
         numpy's `add.at` sums a term's postings 15-20 % faster than torch's `index_add_` (measured per
         posting list, 10k-80k postings), but holds the interpreter lock throughout. A lone query's
-        keyword side runs on a helper thread while its search thread encodes the query
-        (indexer.search._rankings_alone), so there torch sums them (`release_gil`), letting go of the
-        lock. Both add the same float32 numbers in the same order: the scores are identical.
+        keyword side runs beside another thread's work (the encode, or a second model on a helper
+        thread; indexer.search._rankings_alone), so there torch sums them (`release_gil`), letting go
+        of the lock. Both add the same float32 numbers in the same order: the scores are identical.
         """
         self._compact_postings()
         self._refresh_basis_if_drifted()
         rows_used = len(self._ids)
         scores = np.zeros(rows_used, dtype=np.float32)
-        summed = torch.from_numpy(scores)  # the same memory
+        summed = torch.from_numpy(scores) if release_gil else None  # the same memory
         for term in terms:
             rows, contributions = self._term_weights(term)
-            if release_gil:
+            if summed is not None:
                 summed.index_add_(0, torch.from_numpy(rows), torch.from_numpy(contributions))
             else:
                 np.add.at(scores, rows, contributions)  # unbuffered: faster than scores[rows] += ... here
