@@ -235,10 +235,11 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
                 kinds_here = ask.kinds[:-1]
                 there.append((helper.submit(_search_space, spaces[0], ask, ask.kinds[-1:], vectors[spaces[0].name],
                                             crowding), ask.kinds[-1:]))
-            keywords = None if keywords_there else _keyword_lists_of_kinds(index, terms, codes, ask, weights, True)
+            keywords_here = None if keywords_there else _keyword_lists_of_kinds(index, terms, codes, ask, weights,
+                                                                                 True)
             here = [_search_space(spaces[0], ask, kinds_here, vectors[spaces[0].name], crowding)] if spaces else []
             query = _query(ask.text, vectors, share, terms, codes)
-            keywords = keywords_there.result() if keywords_there else keywords
+            keywords = keywords_there.result() if keywords_there else keywords_here
             rankings = {kind: _fused_kind(index, query, ask, kind, weights, keywords[kind],
                                           here + [task.result() for task, kinds in there if kind in kinds])
                         for kind in ask.kinds}
