@@ -78,6 +78,23 @@ def test_bfloat16_matrix_products_keep_the_vectors(fixture: str, model_cache: Pa
         assert np.min(np.sum(exact * rounded, axis=1)) > 0.999
 
 
+@pytest.mark.parametrize("fixture", ["english_embedder", "e5_embedder"])
+def test_bfloat16_linear_weights_are_rounded_once_with_the_same_vectors(fixture: str, model_cache: Path, request,
+                                                                        monkeypatch) -> None:
+    """The linear layers keep bfloat16 weights (autocast would round them again on every call); the
+    vectors equal autocast over the float32 weights exactly."""
+    import torch
+
+    plain = request.getfixturevalue(fixture)
+    fast = Embedder(plain.name, model_cache, bf16=True)
+    linear = [m for m in fast._model.modules() if type(m) is torch.nn.Linear]
+    assert linear and all(m.weight.dtype == torch.bfloat16 for m in linear)
+    monkeypatch.setattr(plain, "bf16", True)  # autocast over the fixture's float32 weights
+    texts = ["打印机无法连接网络", "VPN error 812 after the update, 连接断开", "E-1023"]
+    for encode in ("encode_queries", "encode_documents"):
+        assert np.array_equal(getattr(plain, encode)(texts), getattr(fast, encode)(texts))
+
+
 def test_bfloat16_setting_reaches_the_torch_models_only(tmp_path: Path) -> None:
     from service.runtime import open_embedder, open_english_embedder
     from service.settings import Settings
