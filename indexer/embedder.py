@@ -38,6 +38,36 @@ def resolve_model_path(spec: str, cache_dir: Path) -> str:
     return spec
 
 
+# What one more model call costs, in padded token positions: all-MiniLM-L6-v2 in bfloat16 on one
+# thread takes about 3 ms per call and 0.07 ms per token position (measured on the bench queries).
+CALL_COST_IN_TOKENS = 40
+
+
+def length_groups(lengths: list[int], call_cost: float) -> list[list[int]]:
+    """Split texts (given by their token counts) into groups encoded one call each, for the least
+    work: each call costs `call_cost` plus its size times its longest text (padding).
+
+    Groups are runs of the texts sorted by length, chosen exactly (dynamic programming over the cut
+    points). Returns lists of positions in `lengths`, shortest texts first; no lengths, no groups.
+    On the 300 bench queries with all-MiniLM-L6-v2 (bfloat16, one thread), random batches of 8 took
+    38.1 ms padded together and 28.8 ms grouped, batches of 16 76.4 and 49.9 ms.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    best = [0.0] + [float("inf")] * len(order)
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        longest = lengths[order[end - 1]]
+        for start in range(end):
+            cost = best[start] + call_cost + (end - start) * longest
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    groups, end = [], len(order)
+    while end:
+        groups.append(order[cut[end]:end])
+        end = cut[end]
+    return groups[::-1]
+
+
 def cpu_has_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 numbers natively (AVX512-BF16 or AMX; read from Linux's /proc/cpuinfo).
 
@@ -99,9 +129,25 @@ class Embedder:
         return f"{self.name} (documents: {prompt!r})" if prompt else self.name
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Vectors for search queries (a few texts; used on every keystroke)."""
+        """Vectors for search queries (a few texts; used on every keystroke).
+
+        A transformer pads a batch to its longest text, so the queries of a busy server's batch are
+        encoded in groups of similar length (`length_groups`) when that costs less.
+        """
         with self._slots:
-            return self._encode_directly(texts, self._query_prompt)
+            groups = length_groups(self._token_counts(texts), CALL_COST_IN_TOKENS) if len(texts) > 2 else []
+            if len(groups) < 2:
+                return self._encode_directly(texts, self._query_prompt)
+            vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+            for rows in groups:
+                vectors[rows] = self._encode_directly([texts[i] for i in rows], self._query_prompt)
+            return vectors
+
+    def _token_counts(self, texts: list[str]) -> list[int]:
+        """Each text's token count, for a model whose features carry an attention mask (else none)."""
+        prompt = (self._model.prompts or {}).get(self._query_prompt) if self._query_prompt else None
+        mask = self._model.preprocess(texts, prompt=prompt).get("attention_mask")
+        return [] if mask is None else [int(count) for count in mask.sum(dim=1).tolist()]
 
     def encode_documents(
         self, texts: list[str], batch_size: int = 64, progress: Callable[[int], None] | None = None

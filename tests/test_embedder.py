@@ -64,6 +64,21 @@ def test_documents_batched_by_length_come_back_in_their_own_order(english_embedd
     assert english_embedder.encode_documents([]).shape == (0, english_embedder.dim)
 
 
+def test_a_query_batch_of_mixed_lengths_is_encoded_in_groups_with_the_same_vectors(english_embedder,
+                                                                                     monkeypatch) -> None:
+    texts = ["printer offline", "wifi", "E-1023",
+             "outlook cannot send mail with error 0x800ccc0e since this morning, the VPN drops every few "
+             "minutes after the update and the shared printer on the third floor shows offline again"]
+    calls: list[int] = []
+    encode = english_embedder._encode_directly
+    monkeypatch.setattr(english_embedder, "_encode_directly", lambda batch, prompt: calls.append(len(batch))
+                        or encode(batch, prompt))
+    together = english_embedder.encode_queries(texts)
+    assert sorted(calls) == [1, 3]  # the long text alone, the three short ones together
+    alone = np.vstack([encode([text], None) for text in texts])
+    assert together.dtype == np.float32 and np.min(np.sum(together * alone, axis=1)) > 0.9999
+
+
 @pytest.mark.parametrize("fixture", ["english_embedder", "e5_embedder"])
 def test_bfloat16_matrix_products_keep_the_vectors(fixture: str, model_cache: Path, request) -> None:
     """CASEWISE_TORCH_BF16: the torch models' vectors stay within cosine 0.999 of float32, in float32."""
