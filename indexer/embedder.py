@@ -7,6 +7,7 @@ name or local path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -92,7 +93,8 @@ class Embedder:
     (`_store_linear_weights_in_bfloat16`).
     """
 
-    def __init__(self, spec: str, cache_dir: Path, max_concurrent: int = 2, bf16: bool = False) -> None:
+    def __init__(self, spec: str, cache_dir: Path, max_concurrent: int = 2, bf16: bool = False,
+                 trace: bool = True) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
@@ -109,13 +111,15 @@ class Embedder:
                 f"({', '.join(BUILTIN_MODELS)}) or a local sentence-transformers folder"
             ) from None
         self.dim = int(self._model.get_embedding_dimension() or 0)
-        self.bf16 = bf16 and any(True for _ in self._model.parameters())
+        torch_weights = any(True for _ in self._model.parameters())
+        self.bf16 = bf16 and torch_weights
         if self.bf16:
             _store_linear_weights_in_bfloat16(self._model)
         self._slots = threading.BoundedSemaphore(max_concurrent)
         prompts = self._model.prompts or {}
         self._query_prompt = "query" if prompts.get("query") else None
         self._document_prompt = "document" if prompts.get("document") else None
+        self._traced = self._trace() if trace and torch_weights else None
         # the first encode loads lazy weights (about 1 s for USE): pay it now, not on a user's query
         self._encode(["warm-up 预热"], self._query_prompt, batch_size=1)
 
@@ -181,11 +185,31 @@ class Embedder:
 
         prompt = (self._model.prompts or {}).get(prompt_name) if prompt_name else None
         features = self._model.preprocess(texts, prompt=prompt)
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            output = self._model.forward(features)["sentence_embedding"]
+        forward = self._traced if self._traced and len(texts) == 1 else self._forward
+        with self._context():
+            output = forward(features)
         vectors = output.float().numpy() if isinstance(output, torch.Tensor) else np.asarray(output, np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def _forward(self, features: dict) -> object:
+        return self._model.forward(features)["sentence_embedding"]
+
+    def _context(self) -> contextlib.ExitStack:
+        """Inference mode, with bfloat16 autocast when `bf16`."""
+        import torch
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16))
+        return stack
+
+    def _trace(self):
+        """The traced transformer for single queries (indexer/traced.py), or None where it does not apply."""
+        from indexer.traced import trace_encoder
+
+        prompt = (self._model.prompts or {}).get(self._query_prompt) if self._query_prompt else None
+        return trace_encoder(self._model, prompt, self._context)
 
     def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int) -> np.ndarray:
         import torch

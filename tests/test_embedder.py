@@ -101,10 +101,11 @@ def test_bfloat16_linear_weights_are_rounded_once_with_the_same_vectors(fixture:
     import torch
 
     plain = request.getfixturevalue(fixture)
-    fast = Embedder(plain.name, model_cache, bf16=True)
+    fast = Embedder(plain.name, model_cache, bf16=True, trace=False)
     linear = [m for m in fast._model.modules() if type(m) is torch.nn.Linear]
     assert linear and all(m.weight.dtype == torch.bfloat16 for m in linear)
     monkeypatch.setattr(plain, "bf16", True)  # autocast over the fixture's float32 weights
+    monkeypatch.setattr(plain, "_traced", None)  # its graph was traced in float32
     texts = ["打印机无法连接网络", "VPN error 812 after the update, 连接断开", "E-1023"]
     for encode in ("encode_queries", "encode_documents"):
         assert np.array_equal(getattr(plain, encode)(texts), getattr(fast, encode)(texts))
@@ -117,3 +118,34 @@ def test_bfloat16_setting_reaches_the_torch_models_only(tmp_path: Path) -> None:
     on, off = Settings(data_dir=tmp_path, torch_bf16="on"), Settings(data_dir=tmp_path, torch_bf16="off")
     assert open_english_embedder(on).bf16 and not open_english_embedder(off).bf16
     assert not open_embedder(on).bf16  # USE runs in numpy: nothing to round
+
+
+@pytest.mark.parametrize("fixture", ["english_embedder", "e5_embedder"])
+@pytest.mark.parametrize("bf16", [False, True])
+def test_a_single_query_runs_the_traced_transformer_with_the_eager_vectors(fixture: str, bf16: bool,
+                                                                           model_cache: Path, request) -> None:
+    """indexer/traced.py: one query text goes through the TorchScript graph; batches stay eager."""
+    plain = request.getfixturevalue(fixture)
+    traced, eager = Embedder(plain.name, model_cache, bf16=bf16), Embedder(plain.name, model_cache, bf16=bf16,
+                                                                           trace=False)
+    assert traced._traced is not None and eager._traced is None
+    texts = ["E-1023", "打印机无法连接网络", "VPN error 812 after the update, 连接断开",
+             "outlook cannot send mail with error 0x800ccc0e since this morning " * 8]
+    for text in texts:
+        assert float(traced.encode_queries([text])[0] @ eager.encode_queries([text])[0]) > 0.9999
+    batch = traced.encode_queries(texts[:3])
+    assert np.min(np.sum(batch * eager.encode_queries(texts[:3]), axis=1)) > 0.9999
+
+
+def test_a_model_the_tracer_cannot_follow_or_match_stays_eager(model_cache: Path, embedder, monkeypatch) -> None:
+    import torch
+
+    from indexer import traced
+
+    assert embedder._traced is None  # USE runs in numpy: nothing to trace
+    monkeypatch.setattr(torch.jit, "trace", lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("no")))
+    assert Embedder("all-minilm-l6-v2", model_cache)._traced is None
+    monkeypatch.undo()
+    monkeypatch.setattr(traced, "AGREEMENT", 1.5)  # no traced graph can match this
+    failed = Embedder("all-minilm-l6-v2", model_cache)
+    assert failed._traced is None and failed.encode_queries(["printer offline"]).shape == (1, 384)
