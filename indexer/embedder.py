@@ -13,10 +13,14 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kb.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from indexer.traced import TracedEncoder
 
 DEFAULT_MODEL = "use-multilingual-v3"
 BUILTIN_MODELS = ("use-multilingual-v3", "all-minilm-l6-v2", "multilingual-e5-small")
@@ -129,7 +133,7 @@ class Embedder:
 
         Saved with an index, so a changed document prefix re-embeds it like a changed model.
         """
-        prompt = (self._model.prompts or {}).get(self._document_prompt) if self._document_prompt else None
+        prompt = self._prompt_text(self._document_prompt)
         return f"{self.name} (documents: {prompt!r})" if prompt else self.name
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
@@ -149,8 +153,7 @@ class Embedder:
 
     def _token_counts(self, texts: list[str]) -> list[int]:
         """Each text's token count, for a model whose features carry an attention mask (else none)."""
-        prompt = (self._model.prompts or {}).get(self._query_prompt) if self._query_prompt else None
-        mask = self._model.preprocess(texts, prompt=prompt).get("attention_mask")
+        mask = self._model.preprocess(texts, prompt=self._prompt_text(self._query_prompt)).get("attention_mask")
         return [] if mask is None else [int(count) for count in mask.sum(dim=1).tolist()]
 
     def encode_documents(
@@ -183,8 +186,7 @@ class Embedder:
         """
         import torch  # already loaded with sentence-transformers; imported here to keep module import light
 
-        prompt = (self._model.prompts or {}).get(prompt_name) if prompt_name else None
-        features = self._model.preprocess(texts, prompt=prompt)
+        features = self._model.preprocess(texts, prompt=self._prompt_text(prompt_name))
         forward = self._traced if self._traced and len(texts) == 1 else self._forward
         with self._context():
             output = forward(features)
@@ -204,12 +206,15 @@ class Embedder:
         stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16))
         return stack
 
-    def _trace(self):
+    def _trace(self) -> TracedEncoder | None:
         """The traced transformer for single queries (indexer/traced.py), or None where it does not apply."""
         from indexer.traced import trace_encoder
 
-        prompt = (self._model.prompts or {}).get(self._query_prompt) if self._query_prompt else None
-        return trace_encoder(self._model, prompt, self._context)
+        return trace_encoder(self._model, self._prompt_text(self._query_prompt), self._context)
+
+    def _prompt_text(self, prompt_name: str | None) -> str | None:
+        """The prefix a prompt name stands for in the model's configuration (None: no prefix)."""
+        return (self._model.prompts or {}).get(prompt_name) if prompt_name else None
 
     def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int) -> np.ndarray:
         import torch
