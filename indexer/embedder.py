@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,6 +96,9 @@ class Embedder:
     float32; all-MiniLM-L6-v2 p50 13.0 -> 8.1 ms, cosine >= 0.99996. A model without torch weights
     (the numpy USE module) is unaffected. The linear layers' weights are then kept in bfloat16
     (`_store_linear_weights_in_bfloat16`).
+
+    `query_ms` is a single query's encode time in ms, a moving average over about the last ten: a
+    lone query gives its costliest model to the helper thread (indexer.search._rankings_alone).
     """
 
     def __init__(self, spec: str, cache_dir: Path, max_concurrent: int = 2, bf16: bool = False,
@@ -126,6 +130,11 @@ class Embedder:
         self._traced = self._trace() if trace and torch_weights else None
         # the first encode loads lazy weights (about 1 s for USE): pay it now, not on a user's query
         self._encode(["warm-up 预热"], self._query_prompt, batch_size=1)
+        self.query_ms = 0.0
+        for warm_up in ("打印机无法连接网络", "printer offline after the update"):
+            started = time.perf_counter()
+            self.encode_queries([warm_up])
+        self.query_ms = (time.perf_counter() - started) * 1000  # the average starts from the second
 
     @property
     def identity(self) -> str:
@@ -143,12 +152,16 @@ class Embedder:
         encoded in groups of similar length (`length_groups`) when that costs less.
         """
         with self._slots:
+            started = time.perf_counter()
             groups = length_groups(self._token_counts(texts), CALL_COST_IN_TOKENS) if len(texts) > 2 else []
             if len(groups) < 2:
-                return self._encode_directly(texts, self._query_prompt)
-            vectors = np.empty((len(texts), self.dim), dtype=np.float32)
-            for rows in groups:
-                vectors[rows] = self._encode_directly([texts[i] for i in rows], self._query_prompt)
+                vectors = self._encode_directly(texts, self._query_prompt)
+            else:
+                vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+                for rows in groups:
+                    vectors[rows] = self._encode_directly([texts[i] for i in rows], self._query_prompt)
+            if len(texts) == 1:
+                self.query_ms += 0.1 * ((time.perf_counter() - started) * 1000 - self.query_ms)
             return vectors
 
     def _token_counts(self, texts: list[str]) -> list[int]:

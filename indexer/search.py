@@ -202,12 +202,13 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
 
     With the primary model alone, the helper scores the keywords while this thread encodes the
     query; then each thread searches the primary space for one kind (the helper the last kind the
-    ask sees). With other models, the helper encodes the query with each of them and searches
-    their spaces, while this thread encodes with the primary model, scores the keywords and
-    searches the primary space. Either way BM25 is summed outside the interpreter lock
-    (KeywordIndex.search's `release_gil`), and a kind is fused as soon as its lists are in.
-    torch, FAISS and numpy's large operations let go of the GIL; the primary (numpy) encode
-    mostly holds it.
+    ask sees). With other models, the helper encodes the query with the costliest of them (by
+    `Embedder.query_ms`) and searches its space, while this thread encodes with the primary model,
+    scores the keywords, searches the primary space and then does the same as the helper for any
+    further model (with MiniLM and e5: e5 on the helper, MiniLM here). Either way BM25 is summed
+    outside the interpreter lock (KeywordIndex.search's `release_gil`), and a kind is fused as soon
+    as its lists are in. torch (the traced single-query graphs included), FAISS and numpy's large
+    operations let go of the GIL; the primary (numpy) encode mostly holds it.
 
     Measured at 100k tickets, primary model only, in process, the 300 bench queries alternated
     query by query with the previous split (keywords here, vectors on the helper), four rounds:
@@ -223,9 +224,10 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
     crowding = weights.get("crowding", 0.0)
     terms, codes = index_terms(ask.text), _codes(ask.text)
     with index.search_lock:  # held until every helper task is done: they read the index
+        others = sorted(spaces[1:], key=lambda space: space.embedder.query_ms, reverse=True)
         # (task, the kinds its dense lists cover)
         there = [(helper.submit(_search_space, space, ask, ask.kinds, None, crowding), ask.kinds)
-                 for space in spaces[1:]]
+                 for space in others[:1]]
         keywords_there = None if there else helper.submit(_keyword_lists_of_kinds, index, terms, codes, ask,
                                                           weights, True)
         try:
@@ -238,6 +240,7 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
             keywords_here = None if keywords_there else _keyword_lists_of_kinds(index, terms, codes, ask, weights,
                                                                                  True)
             here = [_search_space(spaces[0], ask, kinds_here, vectors[spaces[0].name], crowding)] if spaces else []
+            here += [_search_space(space, ask, ask.kinds, None, crowding) for space in others[1:]]
             query = _query(ask.text, vectors, share, terms, codes)
             keywords = keywords_there.result() if keywords_there else keywords_here
             rankings = {kind: _fused_kind(index, query, ask, kind, weights, keywords[kind],

@@ -141,25 +141,30 @@ def test_a_lone_query_has_its_english_vector_encoded_on_the_helper_thread(databa
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
     import_article_folder(database, FIXTURES / "articles", "test")
     index = SearchIndex.open(database, embedder, tmp_path / "index", english=english_embedder)
-    encoders: list[tuple[str, str]] = []
-    for space in index.spaces:
-        encode = space.embedder.encode_queries
-
-        def recording(texts, name=space.name, encode=encode):
-            encoders.append((name, threading.current_thread().name.split("_")[0]))
-            return encode(texts)
-
-        monkeypatch.setattr(space.embedder, "encode_queries", recording)
+    encoders = _record_encoders(index, monkeypatch)
     with ThreadPoolExecutor(1, "helper") as helper:
         for text, k, viewer in QUERIES:
             encoders.clear()
             answer = suggest_many(index, [Ask(text, k, viewer)], helper=helper)[0]
             english = [("dense_en", "helper")] if latin_share(text) > 0 else []
             assert sorted(encoders) == [("dense", "MainThread"), *english]
-            alone = suggest(index, text, k, viewer)
-            assert [(h.kind, h.chunk_id) for h in answer.cases + answer.articles] == \
-                   [(h.kind, h.chunk_id) for h in alone.cases + alone.articles]
-            assert np.allclose([h.score for h in answer.articles], [h.score for h in alone.articles], atol=1e-6)
+            _assert_answered_as_by_suggest(index, answer, text, k, viewer)
+
+
+def test_a_lone_query_gives_its_costliest_model_to_the_helper_and_encodes_the_others_itself(
+        database: Database, embedder, english_embedder, e5_embedder, tmp_path: Path, monkeypatch) -> None:
+    import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
+    import_article_folder(database, FIXTURES / "articles", "test")
+    index = SearchIndex.open(database, embedder, tmp_path / "index", english=english_embedder, extra=e5_embedder)
+    assert e5_embedder.query_ms > english_embedder.query_ms > 0  # e5 has twice MiniLM's layers
+    encoders = _record_encoders(index, monkeypatch)
+    with ThreadPoolExecutor(1, "helper") as helper:
+        for text, k, viewer in QUERIES:
+            encoders.clear()
+            answer = suggest_many(index, [Ask(text, k, viewer)], helper=helper)[0]
+            english = [("dense_en", "MainThread")] if latin_share(text) > 0 else []
+            assert sorted(encoders) == sorted([("dense", "MainThread"), ("dense_extra", "helper"), *english])
+            _assert_answered_as_by_suggest(index, answer, text, k, viewer)
 
 
 def test_a_failing_keyword_side_on_the_helper_fails_the_query_after_the_vector_searches(index: SearchIndex,
@@ -248,3 +253,24 @@ def _record_batch_sizes(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(batching, "suggest_many", recording)
     return sizes
+
+
+def _record_encoders(index: SearchIndex, monkeypatch) -> list[tuple[str, str]]:
+    """(space, thread) of each query encode from now on."""
+    encoders: list[tuple[str, str]] = []
+    for space in index.spaces:
+        encode = space.embedder.encode_queries
+
+        def recording(texts, name=space.name, encode=encode):
+            encoders.append((name, threading.current_thread().name.split("_")[0]))
+            return encode(texts)
+
+        monkeypatch.setattr(space.embedder, "encode_queries", recording)
+    return encoders
+
+
+def _assert_answered_as_by_suggest(index: SearchIndex, answer, text: str, k: int, viewer: Viewer) -> None:
+    alone = suggest(index, text, k, viewer)
+    assert [(h.kind, h.chunk_id) for h in answer.cases + answer.articles] == \
+           [(h.kind, h.chunk_id) for h in alone.cases + alone.articles]
+    assert np.allclose([h.score for h in answer.articles], [h.score for h in alone.articles], atol=1e-6)
