@@ -135,35 +135,25 @@ def test_a_lone_query_on_an_idle_server_shares_its_work_with_a_helper_thread(ind
     assert sorted(set(work)) == _all_on("search")  # one batch, searched on the search thread itself
 
 
-def test_a_lone_query_has_its_english_vector_encoded_on_the_helper_thread(database: Database, embedder,
-                                                                           english_embedder, tmp_path: Path,
-                                                                           monkeypatch) -> None:
+@pytest.mark.parametrize("with_e5", [False, True])
+def test_a_lone_query_gives_its_costliest_other_model_to_the_helper_thread(with_e5: bool, database: Database,
+                                                                          embedder, english_embedder, tmp_path: Path,
+                                                                          monkeypatch, request) -> None:
+    """USE + MiniLM: MiniLM is encoded on the helper. With e5 as well (twice MiniLM's layers), e5 is
+    encoded on the helper and MiniLM on the search thread, after USE."""
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
     import_article_folder(database, FIXTURES / "articles", "test")
-    index = SearchIndex.open(database, embedder, tmp_path / "index", english=english_embedder)
+    extra = request.getfixturevalue("e5_embedder") if with_e5 else None
+    index = SearchIndex.open(database, embedder, tmp_path / "index", english=english_embedder, extra=extra)
+    assert extra is None or extra.query_ms > english_embedder.query_ms > 0
     encoders = _record_encoders(index, monkeypatch)
     with ThreadPoolExecutor(1, "helper") as helper:
         for text, k, viewer in QUERIES:
             encoders.clear()
             answer = suggest_many(index, [Ask(text, k, viewer)], helper=helper)[0]
-            english = [("dense_en", "helper")] if latin_share(text) > 0 else []
-            assert sorted(encoders) == [("dense", "MainThread"), *english]
-            _assert_answered_as_by_suggest(index, answer, text, k, viewer)
-
-
-def test_a_lone_query_gives_its_costliest_model_to_the_helper_and_encodes_the_others_itself(
-        database: Database, embedder, english_embedder, e5_embedder, tmp_path: Path, monkeypatch) -> None:
-    import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
-    import_article_folder(database, FIXTURES / "articles", "test")
-    index = SearchIndex.open(database, embedder, tmp_path / "index", english=english_embedder, extra=e5_embedder)
-    assert e5_embedder.query_ms > english_embedder.query_ms > 0  # e5 has twice MiniLM's layers
-    encoders = _record_encoders(index, monkeypatch)
-    with ThreadPoolExecutor(1, "helper") as helper:
-        for text, k, viewer in QUERIES:
-            encoders.clear()
-            answer = suggest_many(index, [Ask(text, k, viewer)], helper=helper)[0]
-            english = [("dense_en", "MainThread")] if latin_share(text) > 0 else []
-            assert sorted(encoders) == sorted([("dense", "MainThread"), ("dense_extra", "helper"), *english])
+            english = [("dense_en", "MainThread" if with_e5 else "helper")] if latin_share(text) > 0 else []
+            assert sorted(encoders) == sorted([("dense", "MainThread"), *english,
+                                               *([("dense_extra", "helper")] if with_e5 else [])])
             _assert_answered_as_by_suggest(index, answer, text, k, viewer)
 
 
