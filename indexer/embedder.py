@@ -200,7 +200,7 @@ class Embedder:
         import torch  # already loaded with sentence-transformers; imported here to keep module import light
 
         features = self._model.preprocess(texts, prompt=self._prompt_text(prompt_name))
-        forward = self._traced if self._traced and len(texts) == 1 else self._forward
+        forward = self._traced or self._forward
         with self._context():
             output = forward(features)
         vectors = output.float().numpy() if isinstance(output, torch.Tensor) else np.asarray(output, np.float32)
@@ -220,7 +220,7 @@ class Embedder:
         return stack
 
     def _trace(self) -> TracedEncoder | None:
-        """The traced transformer for single queries (indexer/traced.py), or None where it does not apply."""
+        """The traced transformer for query encodes (indexer/traced.py), or None where it does not apply."""
         from indexer.traced import trace_encoder
 
         return trace_encoder(self._model, self._prompt_text(self._query_prompt), self._context)

@@ -1,4 +1,4 @@
-"""A sentence-transformers model's transformer traced with TorchScript, for one query text at a time.
+"""A sentence-transformers model's transformer traced with TorchScript, for query encodes.
 
 Encoding a short query with all-MiniLM-L6-v2 is mostly fixed cost: a 3-token text took 3.7 ms of
 a 22-token text's 5.1, nearly all of it Python (module calls, transformers' bookkeeping) around
@@ -10,9 +10,11 @@ the interpreter lock while it runs: MiniLM on a helper thread beside the USE enc
 keyword scoring took p50 7.03 ms eager against 6.33 alone, 5.75 traced against 5.56.
 
 Tracing records the operations one example takes, so a model whose code branches on its input
-could be recorded wrong: the traced module is only used after it matched the eager model on probe
-texts of several lengths and scripts, only for a single text (no padding, like the example), and
-any failure leaves the model eager.
+could be recorded wrong. The example is a padded batch (a short and a long text), so the graph
+keeps the attention mask's work; it is only used after it matched the eager model on each probe
+text alone and on all of them as one padded batch, and any failure leaves the model eager. On
+random batches of the bench queries (sizes 1-8, MiniLM) the worst cosine to eager was 0.99999994;
+a call took about 2 ms less for batches of one to four.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class TracedEncoder:
         self._graph, self._inputs, self._rest = graph, inputs, rest
 
     def __call__(self, features: dict[str, Any]) -> Any:
-        """The sentence embedding of one preprocessed text (call under the same inference/autocast
+        """The sentence embeddings of preprocessed texts (call under the same inference/autocast
         context as the eager model)."""
         features = dict(features)
         features["token_embeddings"] = self._graph(*(features[name] for name in self._inputs))
@@ -64,7 +66,7 @@ def trace_encoder(model: Any, prompt: str | None, context: Callable[[], Any]) ->
     if text.get("method") != "forward" or text.get("method_output_name") != "last_hidden_state" \
             or first.module_output_name != "token_embeddings":
         return None
-    example = model.preprocess([PROBES[1]], prompt=prompt)
+    example = model.preprocess([PROBES[0], PROBES[-1]], prompt=prompt)
     inputs = tuple(name for name in _INPUTS if isinstance(example.get(name), torch.Tensor))
     quiet = logging.getLogger("transformers")
     level = quiet.level
@@ -76,8 +78,10 @@ def trace_encoder(model: Any, prompt: str | None, context: Callable[[], Any]) ->
             graph = torch.jit.freeze(torch.jit.trace(_LastHiddenState(first.model, inputs).eval(),
                                                      tuple(example[name] for name in inputs), check_trace=False))
             traced = TracedEncoder(graph, inputs, tuple(modules[1:]))
-            agree = all(_cosine(traced(features), model.forward(dict(features))["sentence_embedding"]) > AGREEMENT
-                        for features in (model.preprocess([probe], prompt=prompt) for probe in PROBES))
+            checks = [model.preprocess([probe], prompt=prompt) for probe in PROBES]
+            checks.append(model.preprocess(list(PROBES), prompt=prompt))
+            agree = all(_least_cosine(traced(features), model.forward(dict(features))["sentence_embedding"])
+                        > AGREEMENT for features in checks)
     except Exception:  # noqa: BLE001 - any architecture the tracer cannot follow stays eager
         return None
     finally:
@@ -96,6 +100,8 @@ class _LastHiddenState(torch.nn.Module):
         return self.transformer(**dict(zip(self.inputs, tensors, strict=True)), return_dict=True).last_hidden_state
 
 
-def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
-    x, y = a.float().numpy().ravel(), b.float().numpy().ravel()
-    return float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-12))
+def _least_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The lowest cosine between matching rows of two batches of embeddings."""
+    x, y = a.float().numpy(), b.float().numpy()
+    norms = np.maximum(np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1), 1e-12)
+    return float(np.min(np.sum(x * y, axis=1) / norms))

@@ -122,9 +122,9 @@ def test_bfloat16_setting_reaches_the_torch_models_only(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fixture", ["english_embedder", "e5_embedder"])
 @pytest.mark.parametrize("bf16", [False, True])
-def test_a_single_query_runs_the_traced_transformer_with_the_eager_vectors(fixture: str, bf16: bool,
-                                                                           model_cache: Path, request) -> None:
-    """indexer/traced.py: one query text goes through the TorchScript graph; batches stay eager."""
+def test_queries_run_the_traced_transformer_with_the_eager_vectors(fixture: str, bf16: bool,
+                                                                    model_cache: Path, request) -> None:
+    """indexer/traced.py: query texts go through the TorchScript graph, alone and in padded batches."""
     plain = request.getfixturevalue(fixture)
     traced, eager = Embedder(plain.name, model_cache, bf16=bf16), Embedder(plain.name, model_cache, bf16=bf16,
                                                                            trace=False)
@@ -133,8 +133,8 @@ def test_a_single_query_runs_the_traced_transformer_with_the_eager_vectors(fixtu
              "outlook cannot send mail with error 0x800ccc0e since this morning " * 8]
     for text in texts:
         assert float(traced.encode_queries([text])[0] @ eager.encode_queries([text])[0]) > 0.9999
-    batch = traced.encode_queries(texts[:3])
-    assert np.min(np.sum(batch * eager.encode_queries(texts[:3]), axis=1)) > 0.9999
+    for batch in (texts[:2], texts[1:], texts):
+        assert np.min(np.sum(traced.encode_queries(batch) * eager.encode_queries(batch), axis=1)) > 0.9999
 
 
 def test_a_model_the_tracer_cannot_follow_or_match_stays_eager(model_cache: Path, embedder, monkeypatch) -> None:
