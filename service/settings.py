@@ -48,9 +48,9 @@ class Settings(BaseSettings):
         description=(
             "Optional second model for every chunk, in any language (a built-in name or any "
             "sentence-transformers model), fused with the first. multilingual-e5-small raises Chinese "
-            "recall (README: Retrieval quality) but indexes about 4 times slower than the default model "
-            "and adds about 10-17 ms to each query with bfloat16 (CASEWISE_TORCH_BF16; in float32 about 9 "
-            "times and 15-25 ms). Empty: off."
+            "recall (README: Retrieval quality) but, with bfloat16 (CASEWISE_TORCH_BF16), indexes about 2.5 "
+            "times slower than the default models, makes a lone query about 3-5 ms slower and halves what a "
+            "busy server answers per second (README: Speed). Empty: off."
         ),
     )
     torch_bf16: Literal["auto", "on", "off"] = Field(

@@ -139,17 +139,21 @@ def test_a_lone_query_on_an_idle_server_shares_its_work_with_a_helper_thread(ind
 def test_a_lone_query_gives_its_costliest_other_model_to_the_helper_thread(with_e5: bool, database: Database,
                                                                           embedder, english_embedder, tmp_path: Path,
                                                                           monkeypatch, request) -> None:
-    """USE + MiniLM: MiniLM is encoded on the helper. With e5 as well (twice MiniLM's layers), e5 is
-    encoded on the helper and MiniLM on the search thread, after USE."""
+    """USE + MiniLM: MiniLM is encoded on the helper. With e5 as well, the costlier of the two by its
+    measured encode time (set here: timings of a shared test machine vary) is encoded on the helper
+    and the other on the search thread, after USE."""
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
     import_article_folder(database, FIXTURES / "articles", "test")
     extra = request.getfixturevalue("e5_embedder") if with_e5 else None
     index = SearchIndex.open(database, embedder, tmp_path / "index", english=english_embedder, extra=extra)
-    assert extra is None or extra.query_ms > english_embedder.query_ms > 0
+    assert english_embedder.query_ms > 0 and (extra is None or extra.query_ms > 0)
     encoders = _record_encoders(index, monkeypatch)
     with ThreadPoolExecutor(1, "helper") as helper:
         for text, k, viewer in QUERIES:
             encoders.clear()
+            if extra is not None:  # e5 has twice MiniLM's layers; each encode moves the averages again
+                monkeypatch.setattr(extra, "query_ms", 10.0)
+                monkeypatch.setattr(english_embedder, "query_ms", 5.0)
             answer = suggest_many(index, [Ask(text, k, viewer)], helper=helper)[0]
             english = [("dense_en", "MainThread" if with_e5 else "helper")] if latin_share(text) > 0 else []
             assert sorted(encoders) == sorted([("dense", "MainThread"), *english,

@@ -7,12 +7,14 @@
   const errorBox = document.getElementById("know-error");
   const owner = () => (mine.checked ? "?owner=me" : "");
 
-  async function fill(statusId, listId, path, render) {
+  // `keep` gets the items before they are shown, so a button on them never acts on older data
+  async function fill(statusId, listId, path, render, keep = () => {}) {
     const status = document.getElementById(statusId);
     status.textContent = t("loading");
     try {
       const data = await api("GET", path);
       const items = Array.isArray(data) ? data : data.gaps;
+      keep(items);
       document.getElementById(listId).innerHTML = items.map(render).join("");
       status.textContent = items.length ? "" : t("know.none");
     } catch (error) { status.textContent = error.message; }
@@ -32,8 +34,8 @@
   let gaps = [];
   async function load() {
     errorBox.textContent = "";
-    await fill("gaps-status", "gaps", "/api/v1/knowledge/gaps", gap);
-    gaps = (await api("GET", "/api/v1/knowledge/gaps")).gaps;
+    // the drafts come from the very gaps shown (a second request could answer after a click, or differ)
+    await fill("gaps-status", "gaps", "/api/v1/knowledge/gaps", gap, (items) => { gaps = items; });
     fill("stale-status", "stale", `/api/v1/knowledge/stale${owner()}`, stale);
     fill("dup-status", "duplicates", `/api/v1/knowledge/duplicates${owner()}`, pair);
   }
