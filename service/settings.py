@@ -49,7 +49,7 @@ class Settings(BaseSettings):
             "Optional second model for every chunk, in any language (a built-in name or any "
             "sentence-transformers model), fused with the first. multilingual-e5-small raises Chinese "
             "recall (README: Retrieval quality) but, with bfloat16 (CASEWISE_TORCH_BF16), indexes about 2.5 "
-            "times slower than the default models, makes a lone query about 3-5 ms slower and halves what a "
+            "times slower than the default models, makes a lone query about 3-7 ms slower and halves what a "
             "busy server answers per second (README: Speed). Empty: off."
         ),
     )
