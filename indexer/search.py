@@ -207,7 +207,7 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
     scores the keywords, searches the primary space and then does the same as the helper for any
     further model (with MiniLM and e5: e5 on the helper, MiniLM here). Either way BM25 is summed
     outside the interpreter lock (KeywordIndex.search's `release_gil`), and a kind is fused as soon
-    as its lists are in. torch (the traced single-query graphs included), FAISS and numpy's large
+    as its lists are in. torch (the traced query graphs included), FAISS and numpy's large
     operations let go of the GIL; the primary (numpy) encode mostly holds it.
 
     Measured at 100k tickets, primary model only, in process, the 300 bench queries alternated
