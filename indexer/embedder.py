@@ -44,9 +44,10 @@ def resolve_model_path(spec: str, cache_dir: Path) -> str:
     return spec
 
 
-# What one more model call costs, in padded token positions: all-MiniLM-L6-v2 in bfloat16 on one
-# thread takes about 3 ms per call and 0.07 ms per token position (measured on the bench queries).
-CALL_COST_IN_TOKENS = 40
+# What one more model call costs, in padded token positions. Traced, bfloat16, one thread (least
+# squares over batches of 1-8 texts of 3-65 tokens): all-MiniLM-L6-v2 2.4 ms per call and 0.074 ms
+# per token position (33 positions), multilingual-e5-small 5.1 and 0.135 ms (38).
+CALL_COST_IN_TOKENS = 35
 
 
 def length_groups(lengths: list[int], call_cost: float) -> list[list[int]]:
@@ -55,8 +56,8 @@ def length_groups(lengths: list[int], call_cost: float) -> list[list[int]]:
 
     Groups are runs of the texts sorted by length, chosen exactly (dynamic programming over the cut
     points). Returns lists of positions in `lengths`, shortest texts first; no lengths, no groups.
-    On the 300 bench queries with all-MiniLM-L6-v2 (bfloat16, one thread), random batches of 8 took
-    38.1 ms padded together and 28.8 ms grouped, batches of 16 76.4 and 49.9 ms.
+    On the 300 bench queries with all-MiniLM-L6-v2 (bfloat16, one thread, before the traced graph),
+    random batches of 8 took 38.1 ms padded together and 28.8 ms grouped, batches of 16 76.4 and 49.9 ms.
     """
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     best = [0.0] + [float("inf")] * len(order)
