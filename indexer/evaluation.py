@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.embedder import Embedder
-from indexer.index import SearchIndex
+from indexer.index import LATIN_SHARES, SearchIndex
 from indexer.search import FUSION_WEIGHTS, suggest
 from kb.db import Database
 from kb.errors import InvalidInput
@@ -107,19 +107,20 @@ class EvalInstance:
 
     def __init__(self, eval_set: EvalSet, embedder: Embedder, workdir: Path,
                  progress: Callable[[int, int], None] | None = None, english: Embedder | None = None,
-                 extra: Embedder | None = None) -> None:
+                 extra: Embedder | None = None, chinese: Embedder | None = None) -> None:
         self.database = Database(workdir / "eval.db")
         records = corpus_as_tickets(eval_set.corpus)
         self.database.write(lambda db: import_resolved_tickets(db, records, "eval", "EV"))
         self.index = SearchIndex.open(self.database, embedder, workdir / "index", progress, english=english,
-                                      extra=extra)
+                                      extra=extra, chinese=chinese)
         self.doc_of_ticket = dict(self.database.read(
             lambda db: [(r[0], r[1].removeprefix("import:")) for r in db.execute("SELECT id, external_ref FROM tickets")]
         ))
 
     def rank(self, text: str, weights: Mapping[str, float], k: int = 10) -> list[str]:
         """Doc ids for a query, best first, through the suggestion pipeline."""
-        plain = set(weights) == {"dense_en"}  # the English model as a baseline, on every query
+        # a language's model alone as a baseline reads every query (but holds only its language's texts)
+        plain = len(weights) == 1 and set(weights) <= set(LATIN_SHARES)
         hits = suggest(self.index, text, k, EVAL_VIEWER, weights=weights, language_aware=not plain).cases
         return [self.doc_of_ticket[hit.entity_id] for hit in hits]
 
@@ -132,33 +133,35 @@ SYSTEMS: dict[str, Mapping[str, float]] = {
     "bm25": {"keyword": 1.0},
     "dense": {"dense": 1.0},
     "dense_en": {"dense_en": 1.0},
+    "dense_zh": {"dense_zh": 1.0},
     "dense_extra": {"dense_extra": 1.0},
 }
 
 
 def evaluate(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
-    english: Embedder | None = None, extra: Embedder | None = None,
+    english: Embedder | None = None, extra: Embedder | None = None, chinese: Embedder | None = None,
 ) -> dict[str, dict[str, float]]:
     """Metrics per system: Casewise (first embedder), BM25 alone, and each embedder alone."""
     return {system: metrics(ranking, eval_set.qrels)
-            for system, ranking in system_rankings(eval_set, embedders, progress, english, extra).items()}
+            for system, ranking in system_rankings(eval_set, embedders, progress, english, extra, chinese).items()}
 
 
 def system_rankings(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
-    english: Embedder | None = None, extra: Embedder | None = None,
+    english: Embedder | None = None, extra: Embedder | None = None, chinese: Embedder | None = None,
 ) -> dict[str, dict[str, list[str]]]:
     """Top-10 doc ids per query for each system: Casewise, BM25 alone, each embedder alone.
 
-    The first embedder (with `english` and `extra`, if given) makes up Casewise; the others are baselines.
+    The first embedder (with `english`, `extra` and `chinese`, if given) makes up Casewise; the others
+    are baselines.
     """
     results: dict[str, dict[str, list[str]]] = {}
     for position, embedder in enumerate(embedders):
         with tempfile.TemporaryDirectory(prefix="casewise-eval-") as workdir:
             step = (lambda done, total, name=embedder.name: progress(f"indexing ({name})", done, total)) \
                 if progress else None
-            companions = (english, extra) if position == 0 else (None, None)
+            companions = (english, extra, chinese) if position == 0 else (None, None, None)
             instance = EvalInstance(eval_set, embedder, Path(workdir), step, *companions)
             try:
                 for system, weights in _systems_for(position, embedder, *companions).items():
@@ -169,13 +172,16 @@ def system_rankings(
 
 
 def _systems_for(position: int, embedder: Embedder, english: Embedder | None,
-                 extra: Embedder | None) -> dict[str, Mapping[str, float]]:
+                 extra: Embedder | None, chinese: Embedder | None) -> dict[str, Mapping[str, float]]:
     systems = {f"dense:{embedder.name}": SYSTEMS["dense"]}
     if position == 0:
         systems = {"casewise": SYSTEMS["casewise"], "bm25": SYSTEMS["bm25"], **systems}
     if english is not None:
         # an English model alone at full weight, whatever the query's language (a plain baseline)
         systems[f"dense:{english.name}"] = SYSTEMS["dense_en"]
+    if chinese is not None:
+        # likewise the Chinese model, over the texts it holds: those with at most 0.7 Latin letters
+        systems[f"dense:{chinese.name}"] = SYSTEMS["dense_zh"]
     if extra is not None:
         systems[f"dense:{extra.name}"] = SYSTEMS["dense_extra"]
     return systems

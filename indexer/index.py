@@ -30,10 +30,15 @@ log = logging.getLogger("casewise.index")
 
 EMBED_BATCH = 64
 ENGLISH_FOLDER = "en"
+CHINESE_FOLDER = "zh"
 EXTRA_FOLDER = "extra"
-# Chunks get English-model vectors only with at least this share of Latin letters:
-# the model reads no Chinese, and skipping Chinese chunks keeps indexing fast.
-ENGLISH_MIN_LATIN_SHARE = 0.3
+# The texts (chunks and queries) each language's model reads, as a closed range of their share of
+# Latin letters among Latin and CJK letters (indexer.analysis.latin_share); other spaces read every text.
+# The English model reads no Chinese, and the Chinese model is the costliest encode: skipping the
+# texts of the other language keeps indexing and a busy server fast. A text of both languages
+# (a share between 0.3 and 0.7) is read by both.
+LATIN_SHARES = {"dense_en": (0.3, 1.0), "dense_zh": (0.0, 0.7)}
+ALL_TEXTS = (0.0, 1.0)
 Progress = Callable[[int, int], None]  # (done in this step, total) callback
 
 
@@ -61,7 +66,21 @@ class DenseSpace:
     embedder: Embedder
     folder: Path
     store: VectorStore
-    min_latin_share: float = 0.0
+
+    @property
+    def latin_shares(self) -> tuple[float, float]:
+        """The range of Latin-letter shares of the texts this space reads."""
+        return LATIN_SHARES.get(self.name, ALL_TEXTS)
+
+    def reads(self, latin_share: float) -> bool:
+        """Whether this space's model reads a text (a query) with this share of Latin letters."""
+        return reads(self.name, latin_share)
+
+
+def reads(space: str, latin_share: float) -> bool:
+    """Whether the space named `space` reads a text with this share of Latin letters (LATIN_SHARES)."""
+    low, high = LATIN_SHARES.get(space, ALL_TEXTS)
+    return low <= latin_share <= high
 
 
 class SearchIndex:
@@ -69,14 +88,16 @@ class SearchIndex:
 
     def __init__(self, database: Database, embedder: Embedder, folder: Path,
                  english: Embedder | None = None, save_interval: float = 0.0,
-                 extra: Embedder | None = None) -> None:
+                 extra: Embedder | None = None, chinese: Embedder | None = None) -> None:
         self.database = database
         self.folder = folder
         self.spaces = [DenseSpace("dense", embedder, folder, VectorStore(embedder.dim))]
         if english is not None:
             # no crowding correction in the English space: it cost banking77 0.7 points of hit@1
             self.spaces.append(DenseSpace("dense_en", english, folder / ENGLISH_FOLDER,
-                                          VectorStore(english.dim, crowded=False), ENGLISH_MIN_LATIN_SHARE))
+                                          VectorStore(english.dim, crowded=False)))
+        if chinese is not None:
+            self.spaces.append(DenseSpace("dense_zh", chinese, folder / CHINESE_FOLDER, VectorStore(chinese.dim)))
         if extra is not None:
             self.spaces.append(DenseSpace("dense_extra", extra, folder / EXTRA_FOLDER, VectorStore(extra.dim)))
         self.keywords = {kind: KeywordIndex() for kind in KINDS}
@@ -112,13 +133,13 @@ class SearchIndex:
     def open(cls, database: Database, embedder: Embedder, folder: Path,
              progress: Progress | None = None, rebuild: bool = False,
              english: Embedder | None = None, save_interval: float = 0.0,
-             extra: Embedder | None = None) -> SearchIndex:
+             extra: Embedder | None = None, chinese: Embedder | None = None) -> SearchIndex:
         """Load the saved index (or start empty) and bring it level with the database (and saved).
 
         `rebuild` ignores the saved vectors and rewrites every chunk from the database.
         `save_interval`: later syncs save changed vectors at most once per this many seconds.
         """
-        index = cls(database, embedder, folder, english, save_interval, extra)
+        index = cls(database, embedder, folder, english, save_interval, extra, chinese)
         index._rechunk_requested = rebuild
         if not rebuild:
             for space in index.spaces:
@@ -302,10 +323,10 @@ class SearchIndex:
         return sum(len(missing) + len(extra) for _, missing, extra in plan)
 
     def _wanted(self, space: DenseSpace, kind: str, db_ids: set[int]) -> set[int]:
-        """The chunks a space should hold: all of them, or only those with enough Latin text."""
-        if not space.min_latin_share:
+        """The chunks a space should hold: all of them, or those of the language its model reads."""
+        if space.latin_shares == ALL_TEXTS:
             return db_ids
-        return self.database.read(lambda db: sync.chunk_ids(db, kind, space.min_latin_share))
+        return self.database.read(lambda db: sync.chunk_ids(db, kind, space.latin_shares))
 
     def _add_keywords(self, kind: str, ids: list[int]) -> None:
         for start in range(0, len(ids), 5000):
@@ -374,8 +395,8 @@ def compute_drift(database: Database, held: dict[str, dict[str, list[int]]], fol
     missing, extra = {}, {}
     for kind in KINDS:
         for space, ids in held.items():
-            share = ENGLISH_MIN_LATIN_SHARE if space == "dense_en" else 0.0
-            db_ids = database.read(lambda db, kind=kind, share=share: sync.chunk_ids(db, kind, share))
+            shares = LATIN_SHARES.get(space, ALL_TEXTS)
+            db_ids = database.read(lambda db, kind=kind, shares=shares: sync.chunk_ids(db, kind, shares))
             label = kind if space == "dense" else f"{kind}:{space}"
             absent, stale = sync.missing_and_extra(db_ids, ids[kind])
             missing[label], extra[label] = len(absent), len(stale)
@@ -387,9 +408,10 @@ def compute_drift(database: Database, held: dict[str, dict[str, list[int]]], fol
 
 
 def verify_saved(database: Database, folder: Path, with_english: bool = False,
-                 with_extra: bool = False) -> tuple[Drift, Manifest | None]:
+                 with_extra: bool = False, with_chinese: bool = False) -> tuple[Drift, Manifest | None]:
     """Drift between the index saved on disk and the database, without loading any model."""
     spaces = ([("dense", folder)] + ([("dense_en", folder / ENGLISH_FOLDER)] if with_english else [])
+              + ([("dense_zh", folder / CHINESE_FOLDER)] if with_chinese else [])
               + ([("dense_extra", folder / EXTRA_FOLDER)] if with_extra else []))
     folders = [path for _, path in spaces]
     held = {}

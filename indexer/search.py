@@ -29,14 +29,16 @@ from kb.visibility import Viewer
 # `dense_en` (the English model) is further scaled by the query's share of Latin
 # letters: an English-only model has nothing to say about Chinese text. At 2.0 it
 # beat 1.0 on both English dev sets (MiniLM is much stronger than USE in English).
+# `dense_zh` (the Chinese model) is scaled by the share of CJK letters (1 - the Latin share).
+# Each language's model only reads queries of its language (indexer.index.LATIN_SHARES).
 # `crowding` is not a list: the multilingual model's scores are cos - crowding * r, where r is
 # how crowded the chunk's neighbourhood is (indexer/crowding.py), which marks down generic chunks
 # near every query. The English model's space keeps no crowding (SearchIndex): corrected too, it
 # cost banking77 0.7 points of hit@1 (only stackfaq gained, 0.4 points of MRR@10).
-# `dense_extra` is the optional extra model (CASEWISE_EXTRA_EMBEDDING_MODEL), crowding-corrected like
+# `dense_zh` and `dense_extra` (the optional extra model for every text) are crowding-corrected like
 # the primary; with multilingual-e5-small, 1.0 beat 0.5 on both Chinese dev sets (cached embeddings).
-FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "dense_extra": 1.0, "keyword": 0.7, "codes": 1.0,
-                  "crowding": 0.5}
+FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "dense_zh": 1.0, "dense_extra": 1.0, "keyword": 0.7,
+                  "codes": 1.0, "crowding": 0.5}
 MIN_CANDIDATES = 100
 
 
@@ -67,11 +69,14 @@ class Suggestions:
 
 @dataclass(frozen=True)
 class Query:
-    """A query analysed once: a vector per embedding space, BM25 terms, exact codes, highlights."""
+    """A query analysed once: a vector per embedding space, BM25 terms, exact codes, highlights.
+
+    `latin_share` is None for a language-blind query: every model reads it at full weight.
+    """
 
     text: str
     vectors: dict[str, np.ndarray]
-    latin_share: float
+    latin_share: float | None
     terms: list[str]
     codes: list[str]
     highlights: list[str]
@@ -81,7 +86,8 @@ def analyse_query(index: SearchIndex, text: str, weights: Mapping[str, float],
                   language_aware: bool = True) -> Query:
     """Embed and analyse the query text once for every kind searched.
 
-    With `language_aware`, the English model's weight follows the query's share of Latin letters.
+    With `language_aware`, each language's model reads only queries of its language, at a weight
+    that follows the query's share of that language's letters (see FUSION_WEIGHTS).
     """
     return analyse_queries(index, [text], weights, language_aware)[0]
 
@@ -89,12 +95,12 @@ def analyse_query(index: SearchIndex, text: str, weights: Mapping[str, float],
 def analyse_queries(index: SearchIndex, texts: Sequence[str], weights: Mapping[str, float],
                     language_aware: bool = True) -> list[Query]:
     """`analyse_query` for several texts, with one model call per embedding space for all of them."""
-    shares = [latin_share(text) if language_aware else 1.0 for text in texts]
+    shares = [latin_share(text) if language_aware else None for text in texts]
     vectors: list[dict[str, np.ndarray]] = [{} for _ in texts]
     for space in index.spaces:
         if not weights.get(space.name):
             continue
-        wanted = [i for i, share in enumerate(shares) if space.name != "dense_en" or share > 0]
+        wanted = [i for i, share in enumerate(shares) if _reads(space, share)]
         if wanted:
             encoded = space.embedder.encode_queries([texts[i] for i in wanted])
             for i, vector in zip(wanted, encoded, strict=True):
@@ -102,7 +108,20 @@ def analyse_queries(index: SearchIndex, texts: Sequence[str], weights: Mapping[s
     return [_query(text, vectors[i], shares[i]) for i, text in enumerate(texts)]
 
 
-def _query(text: str, vectors: dict[str, np.ndarray], share: float, terms: list[str] | None = None,
+def _reads(space: DenseSpace, share: float | None) -> bool:
+    """Whether a space's model reads a query with this Latin share (every query when language-blind)."""
+    return share is None or space.reads(share)
+
+
+def _language_weights(weights: Mapping[str, float], share: float | None) -> Mapping[str, float]:
+    """The fusion weights for a query: each language's model scaled by the query's share of its letters."""
+    if share is None:
+        return weights
+    return {**weights, "dense_en": weights.get("dense_en", 0.0) * share,
+            "dense_zh": weights.get("dense_zh", 0.0) * (1.0 - share)}
+
+
+def _query(text: str, vectors: dict[str, np.ndarray], share: float | None, terms: list[str] | None = None,
            codes: list[str] | None = None) -> Query:
     """The analysed query (`terms` and `codes` when they were worked out already)."""
     return Query(text=text, vectors=vectors, latin_share=share,
@@ -128,7 +147,7 @@ def suggest(
     """Cases (staff only) and articles for a problem description, best first.
 
     `weights` selects and weighs the lists (evaluation runs each side alone with it);
-    `language_aware=False` gives the English model full weight whatever the language.
+    `language_aware=False` has each language's model read every query at full weight.
     """
     return suggest_many(index, [Ask(text, k, viewer)], weights, language_aware)[0]
 
@@ -218,9 +237,8 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
     The search lock is held from the first encode on (the helper's model may search as soon as it
     has encoded), so an index update waits for one lone query's encodes too.
     """
-    share = latin_share(ask.text) if language_aware else 1.0
-    spaces = [space for space in index.spaces
-              if weights.get(space.name) and (space.name != "dense_en" or share > 0)]
+    share = latin_share(ask.text) if language_aware else None
+    spaces = [space for space in index.spaces if weights.get(space.name) and _reads(space, share)]
     crowding = weights.get("crowding", 0.0)
     terms, codes = index_terms(ask.text), _codes(ask.text)
     with index.search_lock:  # held until every helper task is done: they read the index
@@ -321,8 +339,7 @@ def _keyword_lists(index: SearchIndex, terms: list[str], codes: list[str], kind:
 
 def _fused(lists: Mapping[str, list[tuple[int, float]]], query: Query, candidates: int,
            weights: Mapping[str, float], similarity: dict[int, float]) -> Ranking:
-    effective = {**weights, "dense_en": weights.get("dense_en", 0.0) * query.latin_share}
-    return ranked(zscore_fusion(lists, effective, candidates)), similarity
+    return ranked(zscore_fusion(lists, _language_weights(weights, query.latin_share), candidates)), similarity
 
 
 def _hits_of_kind(

@@ -110,9 +110,10 @@ def _insert_chunks(db: sqlite_utils.Database, kind: str, entity_id: int, chunks:
     )
 
 
-def chunk_ids(db: sqlite_utils.Database, kind: str, min_latin_share: float = 0.0) -> set[int]:
-    """Ids of the chunks of a kind in the database (only those with enough Latin text, if asked)."""
-    rows = db.execute("SELECT id FROM chunks WHERE kind = ? AND latin_share >= ?", [kind, min_latin_share])
+def chunk_ids(db: sqlite_utils.Database, kind: str, latin_shares: tuple[float, float] = (0.0, 1.0)) -> set[int]:
+    """Ids of the chunks of a kind in the database (only those whose share of Latin letters is in the
+    closed range `latin_shares`, if asked)."""
+    rows = db.execute("SELECT id FROM chunks WHERE kind = ? AND latin_share BETWEEN ? AND ?", [kind, *latin_shares])
     return {row[0] for row in rows}
 
 

@@ -120,16 +120,16 @@ def measure_build(settings: Settings, log: Log) -> BuildFigures:
     """Build the index from the database and time it; then time the bare models on a sample.
 
     The bare figure encodes the sample the way the index does: every chunk with the
-    multilingual model (and the extra model, if set), chunks with enough Latin text also
-    with the English model.
+    multilingual model (and the extra model, if set), each language's model the chunks of its
+    language (indexer.index.LATIN_SHARES).
     """
-    from indexer.analysis import latin_share
-    from indexer.index import ENGLISH_MIN_LATIN_SHARE, SearchIndex
-    from service.runtime import open_embedder, open_english_embedder, open_extra_embedder
+    from indexer.index import SearchIndex
+    from service.runtime import open_chinese_embedder, open_embedder, open_english_embedder, open_extra_embedder
 
-    embedder, english, extra_model = open_embedder(settings), open_english_embedder(settings), \
-        open_extra_embedder(settings)
-    models = [m for m in (embedder, english, extra_model) if m is not None]
+    embedder = open_embedder(settings)
+    english, extra_model, chinese = (open_english_embedder(settings), open_extra_embedder(settings),
+                                     open_chinese_embedder(settings))
+    models = [m for m in (embedder, english, extra_model, chinese) if m is not None]
     database = Database(settings.database_path)
     embed_time = [0.0]
     originals = {id(m): m.encode_documents for m in models}
@@ -137,23 +137,20 @@ def measure_build(settings: Settings, log: Log) -> BuildFigures:
         model.encode_documents = _timed(model.encode_documents, embed_time)  # type: ignore[method-assign]
     started = time.perf_counter()
     index = SearchIndex.open(database, embedder, settings.index_dir, rebuild=True, english=english,
-                             extra=extra_model)
+                             extra=extra_model, chinese=chinese)
     seconds = time.perf_counter() - started
     chunks = sum(index.store.count(kind) for kind in ("ticket", "article"))
     log(f"index built: {chunks} chunks in {seconds:.1f}s")
-    sample = database.read(lambda db: [r[0] for r in db.execute(
-        "SELECT text FROM chunks ORDER BY (id * 2654435761) % 4294967296 LIMIT 4096")])
+    sample = database.read(lambda db: [(r[0], r[1]) for r in db.execute(
+        "SELECT text, latin_share FROM chunks ORDER BY (id * 2654435761) % 4294967296 LIMIT 4096")])
     started = time.perf_counter()
-    originals[id(embedder)](sample)
-    if english is not None:
-        originals[id(english)]([t for t in sample if latin_share(t) >= ENGLISH_MIN_LATIN_SHARE])
-    if extra_model is not None:
-        originals[id(extra_model)](sample)
+    for space in index.spaces:
+        originals[id(space.embedder)]([text for text, share in sample if space.reads(share)])
     bare = len(sample) / (time.perf_counter() - started)
     extra = {"approximate_index": {kind: index.store.is_approximate(kind) for kind in ("ticket", "article")},
              "models": [s.embedder.name for s in index.spaces],
-             "english_vectors": sum(s.store.count(k) for s in index.spaces if s.name == "dense_en"
-                                    for k in ("ticket", "article"))}
+             **{f"{s.name}_vectors": sum(s.store.count(k) for k in ("ticket", "article"))
+                for s in index.spaces if s.name != "dense"}}
     database.close()
     return BuildFigures(chunks, seconds, embed_time[0], bare, extra)
 
@@ -171,20 +168,22 @@ def _timed(encode: Callable, total: list[float]) -> Callable:
 def bare_encode_latencies(settings: Settings, queries: list[str]) -> list[float]:
     """Single-query encode times (ms) outside the server, with the models the pipeline uses for it."""
     from indexer.analysis import latin_share
-    from service.runtime import open_embedder, open_english_embedder, open_extra_embedder
+    from indexer.index import reads
+    from service.runtime import open_chinese_embedder, open_embedder, open_english_embedder, open_extra_embedder
 
-    embedder, english, extra = open_embedder(settings), open_english_embedder(settings), open_extra_embedder(settings)
-    for model in (embedder, english, extra):
-        if model is not None:
-            model.encode_queries(queries[:5])
+    models = [(name, model) for name, model in (
+        ("dense", open_embedder(settings)), ("dense_en", open_english_embedder(settings)),
+        ("dense_zh", open_chinese_embedder(settings)), ("dense_extra", open_extra_embedder(settings)),
+    ) if model is not None]
+    for _, model in models:
+        model.encode_queries(queries[:5])
     times = []
     for query in queries:
+        share = latin_share(query)
         started = time.perf_counter()
-        embedder.encode_queries([query])
-        if english is not None and latin_share(query) > 0:
-            english.encode_queries([query])
-        if extra is not None:
-            extra.encode_queries([query])
+        for name, model in models:
+            if reads(name, share):
+                model.encode_queries([query])
         times.append((time.perf_counter() - started) * 1000)
     return times
 

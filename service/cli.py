@@ -123,7 +123,7 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON 
     database = open_database(settings)
     try:
         drift, manifest = verify_saved(database, settings.index_dir, bool(settings.english_embedding_model),
-                                       bool(settings.extra_embedding_model))
+                                       bool(settings.extra_embedding_model), bool(settings.chinese_embedding_model))
         integrity = database.integrity_check()
     finally:
         database.close()
@@ -175,7 +175,7 @@ def eval_command(
 ) -> None:
     """Evaluate Casewise retrieval and its baselines (BM25 alone, each dense model alone)."""
     from indexer.evaluation import evaluate, load_eval_set
-    from service.runtime import open_embedder, open_english_embedder, open_extra_embedder
+    from service.runtime import open_chinese_embedder, open_embedder, open_english_embedder, open_extra_embedder
 
     settings = Settings()
     with user_errors():
@@ -192,7 +192,7 @@ def eval_command(
                 bar.update(tasks[label], advance=done)
 
             results = evaluate(eval_set, embedders, advance, open_english_embedder(settings),
-                               open_extra_embedder(settings))
+                               open_extra_embedder(settings), open_chinese_embedder(settings))
     if as_json:
         out.print_json(json.dumps({"dataset": str(folder), "queries": len(eval_set.queries), "systems": results}))
         return

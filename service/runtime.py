@@ -103,6 +103,11 @@ def open_english_embedder(settings: Settings) -> Embedder | None:
     return _optional_embedder(settings.english_embedding_model, settings)
 
 
+def open_chinese_embedder(settings: Settings) -> Embedder | None:
+    """Load the optional Chinese model (None when the setting is empty)."""
+    return _optional_embedder(settings.chinese_embedding_model, settings)
+
+
 def open_extra_embedder(settings: Settings) -> Embedder | None:
     """Load the optional second model for every chunk (None when the setting is empty)."""
     return _optional_embedder(settings.extra_embedding_model, settings)
@@ -124,6 +129,7 @@ def open_runtime(
     rebuild: bool = False,
     english_factory: Callable[[Settings], Embedder | None] = open_english_embedder,
     extra_factory: Callable[[Settings], Embedder | None] = open_extra_embedder,
+    chinese_factory: Callable[[Settings], Embedder | None] = open_chinese_embedder,
 ) -> Runtime:
     """Open the database and models, then load and catch up (or rebuild) the index."""
     one_blas_thread()
@@ -132,7 +138,7 @@ def open_runtime(
     try:
         index = SearchIndex.open(database, embedder_factory(settings), settings.index_dir, progress, rebuild,
                                  english_factory(settings), settings.index_save_interval_seconds,
-                                 extra_factory(settings))
+                                 extra_factory(settings), chinese_factory(settings))
     except BaseException:
         database.close()
         raise

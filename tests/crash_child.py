@@ -59,7 +59,8 @@ def indexes(data_dir: Path) -> None:
     from service.settings import Settings
 
     # interval 0: every sync writes its files, so the kills land in saves
-    runtime = open_runtime(Settings(data_dir=data_dir, english_embedding_model="", index_save_interval_seconds=0))
+    runtime = open_runtime(Settings(data_dir=data_dir, english_embedding_model="", chinese_embedding_model="",
+                                    index_save_interval_seconds=0))
     for batch in count():
         records = [{"id": f"crash-{os.getpid()}-{batch}-{i}", "title": f"索引崩溃测试 {batch}-{i} 打印机脱机",
                     "resolution": f"重新安装驱动 {i}"} for i in range(40)]

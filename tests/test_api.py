@@ -142,7 +142,7 @@ def test_a_server_process_takes_its_loaded_heap_out_of_the_collectors_reach(tmp_
 
     from fastapi.testclient import TestClient
 
-    settings = Settings(data_dir=tmp_path, english_embedding_model="")
+    settings = Settings(data_dir=tmp_path, english_embedding_model="", chinese_embedding_model="")
     gc.unfreeze()
     try:
         with TestClient(create_app(settings)) as client:

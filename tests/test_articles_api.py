@@ -25,7 +25,7 @@ BODY = "# 会议室投屏找不到设备\n\n## 症状\n会议室投屏器搜不�
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), sync_interval_seconds=0.1,
-                        english_embedding_model="")
+                        english_embedding_model="", chinese_embedding_model="")
     database = open_database(settings)
     load_demo_desk(database)
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")

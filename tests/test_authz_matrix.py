@@ -34,7 +34,8 @@ DENIED = (403, 404)
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[dict[str, Any]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("authz"), english_embedding_model="")
+    settings = Settings(data_dir=tmp_path_factory.mktemp("authz"), english_embedding_model="",
+                        chinese_embedding_model="")
     database = open_database(settings)
     load_demo_desk(database)
     headers = {role: make_account(database, f"{role.replace('_', '-')}.x", role,

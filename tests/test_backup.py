@@ -24,7 +24,7 @@ AGENT = Viewer("tester", "agent")
 
 
 def _settings(folder: Path) -> Settings:
-    return Settings(data_dir=folder, english_embedding_model="")
+    return Settings(data_dir=folder, english_embedding_model="", chinese_embedding_model="")
 
 
 def test_backup_during_writes_then_restore_serves_the_same(tmp_path: Path, embedder) -> None:

@@ -52,7 +52,8 @@ def test_import_index_search_verify(tmp_path: Path) -> None:
     assert "10 ticket vectors" in run(tmp_path, "index").stdout
     report = json.loads(run(tmp_path, "verify", "--json").stdout)
     assert report["healthy"] and report["missing"] == {
-        "ticket": 0, "article": 0, "ticket:dense_en": 0, "article:dense_en": 0}
+        "ticket": 0, "article": 0, "ticket:dense_en": 0, "article:dense_en": 0, "ticket:dense_zh": 0,
+        "article:dense_zh": 0}
     found = run(tmp_path, "search", "打印机连不上 WiFi").stdout
     assert found.index("打印机无法连接无线网络") < found.index("Articles")
     assert "printer-wifi" in found

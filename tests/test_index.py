@@ -212,6 +212,42 @@ def test_extra_space_holds_every_chunk_is_fused_saved_and_verified(loaded: Datab
     assert drift.missing["ticket:dense_extra"] == index.store.count("ticket") and not drift.healthy
 
 
+def test_chinese_space_holds_chinese_chunks_reads_chinese_queries_and_is_verified(
+        loaded: Database, embedder, english_embedder, e5_embedder, tmp_path) -> None:
+    """The Chinese model's space holds the chunks with at most 0.7 Latin letters, reads only such queries
+    (a mixed query is read by both language models) and is saved, reloaded and verified like the others."""
+    from indexer.search import FUSION_WEIGHTS, analyse_query
+
+    folder = tmp_path / "index"
+    index = SearchIndex.open(loaded, embedder, folder, english=english_embedder, chinese=e5_embedder)
+    assert [s.name for s in index.spaces] == ["dense", "dense_en", "dense_zh"]
+    chinese = index.spaces[2]
+    assert chinese.store.crowded
+    for kind in ("ticket", "article"):
+        wanted = loaded.read(lambda db, kind=kind: {row[0] for row in db.execute(
+            "SELECT id FROM chunks WHERE kind = ? AND latin_share <= 0.7", [kind])})
+        assert set(chinese.store.ids(kind).tolist()) == wanted
+    assert 0 < chinese.store.count("ticket") < index.store.count("ticket")
+    assert verify_saved(loaded, folder, with_english=True, with_chinese=True)[0].healthy
+    assert set(analyse_query(index, "打印机连不上网络", FUSION_WEIGHTS).vectors) == {"dense", "dense_zh"}
+    assert set(analyse_query(index, "VPN keeps disconnecting", FUSION_WEIGHTS).vectors) == {"dense", "dense_en"}
+    assert set(analyse_query(index, "Outlook 打不开了", FUSION_WEIGHTS).vectors) == {"dense", "dense_en", "dense_zh"}
+    query = "打印机连不上WiFi了"
+    assert suggest(index, query, 3, AGENT).cases[0].entity["title"] == "打印机无法连接无线网络"
+    assert suggest(index, query, 3, AGENT, weights={"dense_zh": 1.0}).cases[0].entity["title"] == "打印机无法连接无线网络"
+    without = suggest(index, query, 3, AGENT, weights={**FUSION_WEIGHTS, "dense_zh": 0.0})
+    assert [hit.score for hit in without.cases] != [hit.score for hit in suggest(index, query, 3, AGENT).cases]
+    english = "my vpn drops all the time with error 812"
+    assert [hit.score for hit in suggest(index, english, 3, AGENT, weights={**FUSION_WEIGHTS, "dense_zh": 0.0}).cases] \
+        == [hit.score for hit in suggest(index, english, 3, AGENT).cases]  # not read: no weight to take away
+    reopened = SearchIndex.open(loaded, embedder, folder, english=english_embedder, chinese=e5_embedder)
+    assert reopened.rebuilt_reason is None and reopened.spaces[2].store.count("ticket") == chinese.store.count("ticket")
+
+    SearchIndex.open(loaded, embedder, tmp_path / "plain")
+    drift = verify_saved(loaded, tmp_path / "plain", with_chinese=True)[0]
+    assert drift.missing["ticket:dense_zh"] == chinese.store.count("ticket") and not drift.healthy
+
+
 def test_hits_show_their_plain_cosine_though_ranked_with_crowding(loaded: Database, embedder, tmp_path) -> None:
     index = SearchIndex.open(loaded, embedder, tmp_path / "index")
     query = "VPN keeps disconnecting"
@@ -252,12 +288,13 @@ def test_exact_search_matches_faiss_flat_search() -> None:
 
 
 def test_queries_answered_together_get_the_same_answers_as_alone(loaded: Database, embedder, english_embedder,
-                                                                 tmp_path) -> None:
-    """A batch mixing staff and requesters, k, languages and codes: each answer is its own suggest()'s
-    (the same hits, explained the same way; scores equal up to float rounding)."""
+                                                                 e5_embedder, tmp_path) -> None:
+    """A batch mixing staff and requesters, k, languages (each read by its language's models) and codes:
+    each answer is its own suggest()'s (the same hits, explained the same way; scores equal up to float
+    rounding)."""
     from indexer.search import Ask, suggest_many
 
-    index = SearchIndex.open(loaded, embedder, tmp_path / "index", english=english_embedder)
+    index = SearchIndex.open(loaded, embedder, tmp_path / "index", english=english_embedder, chinese=e5_embedder)
     asks = [Ask("VPN keeps disconnecting error 812", 3, AGENT), Ask("打印机连不上网络", 5, REQUESTER),
             Ask("打印机连不上网络", 2, AGENT), Ask("outlook 0x800ccc0e 无法发送邮件", 30, AGENT)]
     together = suggest_many(index, asks)

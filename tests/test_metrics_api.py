@@ -31,7 +31,7 @@ HEADERS: dict[str, dict[str, str]] = {}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[tuple[str, object]]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), sync_interval_seconds=0.1,
-                        english_embedding_model="")
+                        english_embedding_model="", chinese_embedding_model="")
     database = open_database(settings)
     play_demo_history(database, desk_rules(settings))
     HEADERS["manager"] = make_account(database, "boss", "manager")

@@ -38,7 +38,7 @@ BUSINESS_RULE_CHECKS = [schemathesis.checks.positive_data_acceptance]
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
     app_settings = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), english_embedding_model="",
-                            suggest_rate_per_minute=10_000_000, sync_interval_seconds=0.2)
+                            chinese_embedding_model="", suggest_rate_per_minute=10_000_000, sync_interval_seconds=0.2)
     database = open_database(app_settings)
     load_demo_desk(database)
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 import service.suggest_batch as batching
 from indexer.analysis import latin_share
-from indexer.index import SearchIndex
+from indexer.index import SearchIndex, reads
 from indexer.search import Ask, suggest, suggest_many
 from kb.db import Database
 from kb.importing import import_article_folder, import_ticket_file
@@ -135,29 +135,33 @@ def test_a_lone_query_on_an_idle_server_shares_its_work_with_a_helper_thread(ind
     assert sorted(set(work)) == _all_on("search")  # one batch, searched on the search thread itself
 
 
-@pytest.mark.parametrize("with_e5", [False, True])
-def test_a_lone_query_gives_its_costliest_other_model_to_the_helper_thread(with_e5: bool, database: Database,
+@pytest.mark.parametrize("e5_as", [None, "extra", "chinese"])
+def test_a_lone_query_gives_its_costliest_other_model_to_the_helper_thread(e5_as: str | None, database: Database,
                                                                           embedder, english_embedder, tmp_path: Path,
                                                                           monkeypatch, request) -> None:
-    """USE + MiniLM: MiniLM is encoded on the helper. With e5 as well, the costlier of the two by its
-    measured encode time (set here: timings of a shared test machine vary) is encoded on the helper
-    and the other on the search thread, after USE."""
+    """USE + MiniLM: MiniLM is encoded on the helper. With e5 as well (for every text, or for Chinese
+    ones), the costlier of the models reading the query by its measured encode time (set here: timings
+    of a shared test machine vary) is encoded on the helper and any other on the search thread, after USE."""
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
     import_article_folder(database, FIXTURES / "articles", "test")
-    extra = request.getfixturevalue("e5_embedder") if with_e5 else None
-    index = SearchIndex.open(database, embedder, tmp_path / "index", english=english_embedder, extra=extra)
-    assert english_embedder.query_ms > 0 and (extra is None or extra.query_ms > 0)
+    e5 = request.getfixturevalue("e5_embedder") if e5_as else None
+    index = SearchIndex.open(database, embedder, tmp_path / "index", english=english_embedder,
+                             **({e5_as: e5} if e5_as else {}))
+    e5_space = {"extra": "dense_extra", "chinese": "dense_zh", None: None}[e5_as]
+    assert english_embedder.query_ms > 0 and (e5 is None or e5.query_ms > 0)
     encoders = _record_encoders(index, monkeypatch)
     with ThreadPoolExecutor(1, "helper") as helper:
-        for text, k, viewer in QUERIES:
+        for text, k, viewer in QUERIES + [("Outlook 打不开了", 3, AGENT)]:
             encoders.clear()
-            if extra is not None:  # e5 has twice MiniLM's layers; each encode moves the averages again
-                monkeypatch.setattr(extra, "query_ms", 10.0)
+            if e5 is not None:  # e5 has twice MiniLM's layers; each encode moves the averages again
+                monkeypatch.setattr(e5, "query_ms", 10.0)
                 monkeypatch.setattr(english_embedder, "query_ms", 5.0)
             answer = suggest_many(index, [Ask(text, k, viewer)], helper=helper)[0]
-            english = [("dense_en", "MainThread" if with_e5 else "helper")] if latin_share(text) > 0 else []
-            assert sorted(encoders) == sorted([("dense", "MainThread"), *english,
-                                               *([("dense_extra", "helper")] if with_e5 else [])])
+            others = [name for name in ("dense_en", e5_space) if name and reads(name, latin_share(text))]
+            helper_side = others[-1:]  # e5 is the costlier
+            assert sorted(encoders) == sorted([("dense", "MainThread")]
+                                              + [(name, "helper" if name in helper_side else "MainThread")
+                                                 for name in others])
             _assert_answered_as_by_suggest(index, answer, text, k, viewer)
 
 

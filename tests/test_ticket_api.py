@@ -23,7 +23,7 @@ TOKENS: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), sync_interval_seconds=0.1,
-                        english_embedding_model="")
+                        english_embedding_model="", chinese_embedding_model="")
     database = open_database(settings)
     load_demo_desk(database)
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
