@@ -8,12 +8,17 @@ as a search thread is free, so a quiet server answers as fast as before. When no
 flight in the whole server, a helper thread takes part of a lone query's work, on the core that
 would sit idle: the keyword scoring and one kind's vector search, or any second or third model
 (indexer.search._rankings_alone).
+
+After a batch of several, the next one waits briefly for the queries just answered to come back
+(see `_gather`): under steady load the clients then travel in one batch instead of two halves
+taking turns, and each model runs once per round instead of twice.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +32,9 @@ from kb.visibility import Viewer
 
 log = logging.getLogger("casewise.search")
 MAX_BATCH = 16
+# A batch gathering queries stops when none arrives for GATHER_GAP_SECONDS, and after GATHER_MAX_SECONDS.
+GATHER_GAP_SECONDS = 0.003
+GATHER_MAX_SECONDS = 0.012
 
 
 class SuggestBatcher:
@@ -41,6 +49,8 @@ class SuggestBatcher:
         self._helper = helper
         self._waiting: deque[tuple[Ask, Future[Suggestions]]] = deque()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._expected = 0  # queries the next batch waits for, briefly (see _gather)
         self._busy = 0  # search threads answering a batch now
         # whether other requests are in flight in the server (set by the app when it runs several processes)
         self.server_busy: Callable[[], bool] = lambda: False
@@ -50,6 +60,7 @@ class SuggestBatcher:
         future: Future[Suggestions] = Future()
         with self._lock:
             self._waiting.append((Ask(text, k, viewer), future))
+            self._arrived.notify()
         # one task per query keeps the pool's bound; a task that finds the queue empty (an earlier
         # task took its query into a batch) ends at once
         self._pool.submit(self._answer_waiting)
@@ -69,12 +80,14 @@ class SuggestBatcher:
 
     def _answer_waiting(self) -> None:
         with self._lock:
+            self._gather()
             batch = [self._waiting.popleft() for _ in range(min(self._max_batch, len(self._waiting)))]
             self._busy += 1
             # a second thread for one query only while nothing else is waiting or answered in the
             # server: a busy one gets its parallelism from the search threads, processes and batches
             alone = len(batch) == 1 and self._busy == 1 and not self.server_busy()
             helper = self._helper if alone else None
+        started: list[tuple[Ask, Future[Suggestions]]] = []
         try:
             started = [(ask, future) for ask, future in batch if future.set_running_or_notify_cancel()]
             if started:
@@ -82,6 +95,28 @@ class SuggestBatcher:
         finally:
             with self._lock:
                 self._busy -= 1
+                if started:
+                    # under load, the clients just answered send their next query within milliseconds
+                    self._expected = min(self._max_batch, len(self._waiting) + len(started)) if len(started) > 1 else 0
+
+    def _gather(self) -> None:
+        """With the lock held: let queries arrive until the batch has the expected number, none has
+        arrived for GATHER_GAP_SECONDS, or GATHER_MAX_SECONDS have passed.
+
+        Only after a batch of several (a lone query on a quiet server never waits). Without it, a
+        server under steady load split its clients into two halves taking turns: one half came back
+        while the other was being answered. Measured with the default models (USE, MiniLM, e5) at 10k
+        tickets, 16 clients on 2 workers, alternated with it off: batches of about 8 instead of 2-7,
+        161-170 against 139-147 answers a second, p50 92-97 against 108-115 ms. The gap waited for
+        lets the event loop send the answers and read the next queries (about 1 ms each there).
+        """
+        if not self._waiting or len(self._waiting) >= self._expected:
+            return
+        give_up = time.monotonic() + GATHER_MAX_SECONDS
+        while len(self._waiting) < self._expected:
+            left = give_up - time.monotonic()
+            if left <= 0 or not self._arrived.wait(min(GATHER_GAP_SECONDS, left)):
+                return
 
     def _answer(self, batch: list[tuple[Ask, Future[Suggestions]]], helper: ThreadPoolExecutor | None) -> None:
         try:

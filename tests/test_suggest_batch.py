@@ -87,6 +87,34 @@ def test_batches_never_exceed_the_limit(index: SearchIndex, monkeypatch) -> None
     assert batches == [2, 2, 1]
 
 
+def test_after_a_batch_the_next_one_waits_briefly_for_the_queries_just_answered(index: SearchIndex,
+                                                                              monkeypatch) -> None:
+    """Under steady load, the clients just answered come back within milliseconds: the next batch waits
+    while they keep arriving, instead of starting with the first one back. A lone query answered after
+    a lone query never waits."""
+    batches = _record_batch_sizes(monkeypatch)
+    monkeypatch.setattr(batching, "GATHER_GAP_SECONDS", 0.5)  # generous: a busy test machine is slow
+    monkeypatch.setattr(batching, "GATHER_MAX_SECONDS", 5.0)
+    with ThreadPoolExecutor(1) as pool:
+        release = _hold(pool)
+        batcher = SuggestBatcher(index, pool)
+        first = [batcher.submit(*query) for query in QUERIES[:3]]
+        release.set()
+        assert all(future.result(timeout=60).articles for future in first)
+        again = []
+        for query in QUERIES[:3]:  # they come back one by one, 50 ms apart
+            again.append(batcher.submit(*query))
+            time.sleep(0.05)
+        assert all(future.result(timeout=60).articles for future in again)
+        started = time.monotonic()
+        assert batcher.answer(*QUERIES[0], timeout=60).articles  # no other comes: it waited one gap
+        assert time.monotonic() - started >= 0.5
+        monkeypatch.setattr(batching, "GATHER_GAP_SECONDS", 30.0)
+        monkeypatch.setattr(batching, "GATHER_MAX_SECONDS", 30.0)
+        assert batcher.answer(*QUERIES[1], timeout=10).articles  # after a lone answer: no waiting
+    assert batches == [3, 3, 1, 1]
+
+
 def test_a_caller_waiting_past_the_timeout_gets_a_503_and_its_query_is_dropped(index: SearchIndex,
                                                                              monkeypatch) -> None:
     batches = _record_batch_sizes(monkeypatch)
