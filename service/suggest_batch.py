@@ -33,8 +33,8 @@ from kb.visibility import Viewer
 log = logging.getLogger("casewise.search")
 MAX_BATCH = 16
 # A batch gathering queries stops when none arrives for GATHER_GAP_SECONDS, and after GATHER_MAX_SECONDS.
-GATHER_GAP_SECONDS = 0.003
-GATHER_MAX_SECONDS = 0.012
+GATHER_GAP_SECONDS = 0.010
+GATHER_MAX_SECONDS = 0.040
 
 
 class SuggestBatcher:
@@ -106,9 +106,11 @@ class SuggestBatcher:
         Only after a batch of several (a lone query on a quiet server never waits). Without it, a
         server under steady load split its clients into two halves taking turns: one half came back
         while the other was being answered. Measured with the default models (USE, MiniLM, e5) at 10k
-        tickets, 16 clients on 2 workers, alternated with it off: batches of about 8 instead of 2-7,
-        161-170 against 139-147 answers a second, p50 92-97 against 108-115 ms. The gap waited for
-        lets the event loop send the answers and read the next queries (about 1 ms each there).
+        tickets, 16 clients on 2 workers (about 8 per process), runs alternated with the previous
+        commit: batches of about 8 instead of 2-7, 160-161 against 137-146 answers a second, p50 98
+        against 110-116 ms, p99 141-144 against 142-156 ms. With 3 ms gaps (12 ms at most) more
+        queries came back just too late and waited a whole batch (p99 135-181 ms): the event loop
+        sends 8 answers and reads 8 queries first, 1-2 ms each.
         """
         if not self._waiting or len(self._waiting) >= self._expected:
             return
