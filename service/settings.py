@@ -49,8 +49,8 @@ class Settings(BaseSettings):
             "Model for Chinese text (a built-in name or any sentence-transformers model): chunks and queries "
             "with at most 70% Latin letters get its vectors, fused with the first model's at a weight that "
             "follows the query's share of Chinese characters. multilingual-e5-small raises Chinese recall@10 "
-            "by 3-4 points (README: Retrieval quality); it is the costliest encode. Empty: off (indexing "
-            "about twice as fast, lone Chinese queries a few ms faster, weaker Chinese results)."
+            "by 1.3-3.2 points (README: Retrieval quality); it is the costliest encode. Empty: off (indexing "
+            "about twice as fast, a busy 2-core server answers about a third more, weaker Chinese results)."
         ),
     )
     extra_embedding_model: str = Field(
