@@ -106,11 +106,12 @@ class SuggestBatcher:
         Only after a batch of several (a lone query on a quiet server never waits). Without it, a
         server under steady load split its clients into two halves taking turns: one half came back
         while the other was being answered. Measured with the default models (USE, MiniLM, e5) at 10k
-        tickets, 16 clients on 2 workers (about 8 per process), runs alternated with the previous
-        commit: batches of about 8 instead of 2-7, 160-161 against 137-146 answers a second, p50 98
-        against 110-116 ms, p99 141-144 against 142-156 ms. With 3 ms gaps (12 ms at most) more
-        queries came back just too late and waited a whole batch (p99 135-181 ms): the event loop
-        sends 8 answers and reads 8 queries first, 1-2 ms each.
+        tickets, `casewise bench suggest` (16 clients on 2 workers, about 8 per process), four runs
+        alternated with the previous commit: batches of about 8 instead of 2-7, 156.6-163.0 against
+        136.3-140.5 answers a second, p50 97-101 against 113-116 ms, p95 122-131 against 140-143 ms.
+        A query that comes back too late waits a whole batch, so p99 moved both ways (141-170 against
+        153-157 ms). With 3 ms gaps (12 ms at most) more came back too late: the event loop sends 8
+        answers and reads 8 queries first, 1-2 ms each.
         """
         if not self._waiting or len(self._waiting) >= self._expected:
             return
