@@ -70,16 +70,21 @@ class DenseSpace:
     @property
     def latin_shares(self) -> tuple[float, float]:
         """The range of Latin-letter shares of the texts this space reads."""
-        return LATIN_SHARES.get(self.name, ALL_TEXTS)
+        return latin_shares(self.name)
 
     def reads(self, latin_share: float) -> bool:
         """Whether this space's model reads a text (a query) with this share of Latin letters."""
         return reads(self.name, latin_share)
 
 
+def latin_shares(space: str) -> tuple[float, float]:
+    """The range of Latin-letter shares of the texts the space named `space` reads (LATIN_SHARES)."""
+    return LATIN_SHARES.get(space, ALL_TEXTS)
+
+
 def reads(space: str, latin_share: float) -> bool:
-    """Whether the space named `space` reads a text with this share of Latin letters (LATIN_SHARES)."""
-    low, high = LATIN_SHARES.get(space, ALL_TEXTS)
+    """Whether the space named `space` reads a text with this share of Latin letters."""
+    low, high = latin_shares(space)
     return low <= latin_share <= high
 
 
@@ -395,7 +400,7 @@ def compute_drift(database: Database, held: dict[str, dict[str, list[int]]], fol
     missing, extra = {}, {}
     for kind in KINDS:
         for space, ids in held.items():
-            shares = LATIN_SHARES.get(space, ALL_TEXTS)
+            shares = latin_shares(space)
             db_ids = database.read(lambda db, kind=kind, shares=shares: sync.chunk_ids(db, kind, shares))
             label = kind if space == "dense" else f"{kind}:{space}"
             absent, stale = sync.missing_and_extra(db_ids, ids[kind])
