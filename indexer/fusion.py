@@ -8,18 +8,22 @@ because it keeps how far ahead a strong match is instead of only its rank.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
 Scored = Sequence[tuple[int, float]]
 
 
-def zscore_fusion(lists: Mapping[str, Scored], weights: Mapping[str, float], depth: int) -> dict[int, float]:
+def zscore_fusion(lists: Mapping[str, Scored], weights: Mapping[str, float], depth: int,
+                  sparse: Collection[str] = ()) -> dict[int, float]:
     """Weighted sum of per-list standardised scores.
 
-    An id absent from a list gets that list's lowest score when the list was cut
-    at `depth` (its true score is at most that), else 0 (it did not match at all).
+    An id absent from a list gets that list's lowest score (its true score is at
+    most that, or the list does not hold it), except in a `sparse` list not cut at
+    `depth`, where it scores 0: it matched nothing. Giving a dense list's absent ids 0
+    would rank them by how far 0 lies below its cosines, divided by a deviation that is
+    tiny when a space holds only a few chunks (one language's): scores of -100 and worse.
     In numpy: a suggestion fuses a few lists of some hundred ids per kind on every keystroke.
     """
     used = {name: scored for name, scored in lists.items() if scored and weights.get(name)}
@@ -31,7 +35,7 @@ def zscore_fusion(lists: Mapping[str, Scored], weights: Mapping[str, float], dep
     for name, (ids, scores) in columns.items():
         mean = scores.mean()
         deviation = scores.std() or 1.0
-        floor = scores.min() if len(scores) >= depth else 0.0
+        floor = 0.0 if name in sparse and len(scores) < depth else scores.min()
         weight = weights[name] / deviation
         standardised = np.full(len(items), weight * (floor - mean))
         standardised[np.searchsorted(items, ids)] = weight * (scores - mean)

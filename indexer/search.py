@@ -39,6 +39,8 @@ from kb.visibility import Viewer
 # the primary; with multilingual-e5-small, 1.0 beat 0.5 on both Chinese dev sets (cached embeddings).
 FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "dense_zh": 1.0, "dense_extra": 1.0, "keyword": 0.7,
                   "codes": 1.0, "crowding": 0.5}
+# Keyword lists: an id absent from one that was not cut matched no term (see zscore_fusion).
+SPARSE_LISTS = frozenset({"keyword", "codes"})
 MIN_CANDIDATES = 100
 
 
@@ -339,7 +341,8 @@ def _keyword_lists(index: SearchIndex, terms: list[str], codes: list[str], kind:
 
 def _fused(lists: Mapping[str, list[tuple[int, float]]], query: Query, candidates: int,
            weights: Mapping[str, float], similarity: dict[int, float]) -> Ranking:
-    return ranked(zscore_fusion(lists, _language_weights(weights, query.latin_share), candidates)), similarity
+    return ranked(zscore_fusion(lists, _language_weights(weights, query.latin_share), candidates,
+                                SPARSE_LISTS)), similarity
 
 
 def _hits_of_kind(

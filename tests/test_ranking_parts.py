@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -57,6 +58,16 @@ def test_zscore_fusion_ignores_unweighted_and_empty_lists() -> None:
     fused = zscore_fusion({"dense": [(1, 0.5), (2, 0.4)], "codes": [], "keyword": [(9, 3.0)]},
                           {"dense": 1.0}, depth=10)
     assert set(fused) == {1, 2}
+
+
+def test_zscore_fusion_gives_ids_a_short_dense_list_lacks_its_floor_and_a_short_keyword_list_zero() -> None:
+    # A language's space holding two chunks: the other chunks are not worse than its worst by 0.5/0.005.
+    lists = {"dense_zh": [(1, 0.90), (2, 0.89)], "dense": [(1, 0.5), (2, 0.4), (3, 0.6), (4, 0.3)],
+             "keyword": [(3, 2.0), (4, 1.0)]}
+    fused = zscore_fusion(lists, {"dense_zh": 1.0, "dense": 1.0, "keyword": 1.0}, depth=100, sparse={"keyword"})
+    assert fused[3] == pytest.approx(-1.0 + 1.342 + 1.0, abs=1e-3)  # dense_zh floor, dense 0.6, keyword top
+    assert fused[2] == pytest.approx(-1.0 - 0.447 + (0 - 1.5) / 0.5, abs=1e-3)  # keyword: no term matched
+    assert max(abs(score) for score in fused.values()) < 5
 
 
 @given(st.dictionaries(st.sampled_from(["a", "b", "c"]),

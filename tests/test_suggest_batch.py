@@ -163,13 +163,13 @@ def test_a_lone_query_on_an_idle_server_shares_its_work_with_a_helper_thread(ind
     assert sorted(set(work)) == _all_on("search")  # one batch, searched on the search thread itself
 
 
-@pytest.mark.parametrize("e5_as", [None, "extra"])
+@pytest.mark.parametrize("e5_as", [None, "extra", "chinese"])
 def test_a_lone_query_gives_its_costliest_other_model_to_the_helper_thread(e5_as: str | None, database: Database,
                                                                           embedder, english_embedder, tmp_path: Path,
                                                                           monkeypatch, request) -> None:
-    """USE + MiniLM: MiniLM is encoded on the helper. With e5 as well (for every text), the costlier of
-    the models reading the query by its measured encode time (set here: timings of a shared test machine
-    vary) is encoded on the helper and any other on the search thread, after USE."""
+    """USE + MiniLM: MiniLM is encoded on the helper. With e5 as well (for every text, or for Chinese
+    ones), the costlier of the models reading the query by its measured encode time (set here: timings
+    of a shared test machine vary) is encoded on the helper and any other on the search thread, after USE."""
     import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
     import_article_folder(database, FIXTURES / "articles", "test")
     e5 = request.getfixturevalue("e5_embedder") if e5_as else None
