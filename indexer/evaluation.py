@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.embedder import Embedder
-from indexer.index import LATIN_SHARES, SearchIndex
+from indexer.index import SearchIndex
 from indexer.search import FUSION_WEIGHTS, suggest
 from kb.db import Database
 from kb.errors import InvalidInput
@@ -119,9 +119,7 @@ class EvalInstance:
 
     def rank(self, text: str, weights: Mapping[str, float], k: int = 10) -> list[str]:
         """Doc ids for a query, best first, through the suggestion pipeline."""
-        # a language's model alone as a baseline reads every query (but holds only its language's texts)
-        plain = len(weights) == 1 and set(weights) <= set(LATIN_SHARES)
-        hits = suggest(self.index, text, k, EVAL_VIEWER, weights=weights, language_aware=not plain).cases
+        hits = suggest(self.index, text, k, EVAL_VIEWER, weights=weights).cases
         return [self.doc_of_ticket[hit.entity_id] for hit in hits]
 
     def close(self) -> None:
@@ -132,8 +130,6 @@ SYSTEMS: dict[str, Mapping[str, float]] = {
     "casewise": FUSION_WEIGHTS,
     "bm25": {"keyword": 1.0},
     "dense": {"dense": 1.0},
-    "dense_en": {"dense_en": 1.0},
-    "dense_zh": {"dense_zh": 1.0},
     "dense_extra": {"dense_extra": 1.0},
 }
 
@@ -142,7 +138,7 @@ def evaluate(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
     english: Embedder | None = None, extra: Embedder | None = None, chinese: Embedder | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Metrics per system: Casewise (first embedder), BM25 alone, and each embedder alone."""
+    """Metrics per system: Casewise (first embedder and the companions), BM25 alone, and each model alone."""
     return {system: metrics(ranking, eval_set.qrels)
             for system, ranking in system_rankings(eval_set, embedders, progress, english, extra, chinese).items()}
 
@@ -151,38 +147,42 @@ def system_rankings(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
     english: Embedder | None = None, extra: Embedder | None = None, chinese: Embedder | None = None,
 ) -> dict[str, dict[str, list[str]]]:
-    """Top-10 doc ids per query for each system: Casewise, BM25 alone, each embedder alone.
+    """Top-10 doc ids per query for each system: Casewise, BM25 alone, each model alone.
 
     The first embedder (with `english`, `extra` and `chinese`, if given) makes up Casewise; the others
     are baselines.
     """
     results: dict[str, dict[str, list[str]]] = {}
-    for position, embedder in enumerate(embedders):
+    for position, (embedder, companions) in enumerate(_instances(embedders, english, extra, chinese)):
         with tempfile.TemporaryDirectory(prefix="casewise-eval-") as workdir:
             step = (lambda done, total, name=embedder.name: progress(f"indexing ({name})", done, total)) \
                 if progress else None
-            companions = (english, extra, chinese) if position == 0 else (None, None, None)
             instance = EvalInstance(eval_set, embedder, Path(workdir), step, *companions)
             try:
-                for system, weights in _systems_for(position, embedder, *companions).items():
+                for system, weights in _systems_for(position, embedder, companions[1]).items():
                     results[system] = _run(instance, eval_set, weights, system, progress)
             finally:
                 instance.close()
     return results
 
 
-def _systems_for(position: int, embedder: Embedder, english: Embedder | None,
-                 extra: Embedder | None, chinese: Embedder | None) -> dict[str, Mapping[str, float]]:
+def _instances(embedders: list[Embedder], english: Embedder | None, extra: Embedder | None,
+               chinese: Embedder | None) -> list[tuple[Embedder, tuple[Embedder | None, ...]]]:
+    """(primary model, its (english, extra, chinese) companions) of each index the evaluation builds.
+
+    Casewise's own comes first. In it, a language's model holds only its language's texts, so as a
+    baseline each language model gets an index of its own, reading every text as the only model.
+    """
+    alone: tuple[Embedder | None, ...] = (None, None, None)
+    baselines = [model for model in (english, chinese) if model is not None] + embedders[1:]
+    return [(embedders[0], (english, extra, chinese))] + [(model, alone) for model in baselines]
+
+
+def _systems_for(position: int, embedder: Embedder, extra: Embedder | None) -> dict[str, Mapping[str, float]]:
     systems = {f"dense:{embedder.name}": SYSTEMS["dense"]}
     if position == 0:
         systems = {"casewise": SYSTEMS["casewise"], "bm25": SYSTEMS["bm25"], **systems}
-    if english is not None:
-        # an English model alone at full weight, whatever the query's language (a plain baseline)
-        systems[f"dense:{english.name}"] = SYSTEMS["dense_en"]
-    if chinese is not None:
-        # likewise the Chinese model, over the texts it holds: those with at most 0.7 Latin letters
-        systems[f"dense:{chinese.name}"] = SYSTEMS["dense_zh"]
-    if extra is not None:
+    if extra is not None:  # the extra model reads every text in Casewise's own index already
         systems[f"dense:{extra.name}"] = SYSTEMS["dense_extra"]
     return systems
 

@@ -71,38 +71,34 @@ class Suggestions:
 
 @dataclass(frozen=True)
 class Query:
-    """A query analysed once: a vector per embedding space, BM25 terms, exact codes, highlights.
-
-    `latin_share` is None for a language-blind query: every model reads it at full weight.
-    """
+    """A query analysed once: a vector per embedding space, BM25 terms, exact codes, highlights,
+    and its share of Latin letters (which language models read it, at what weight)."""
 
     text: str
     vectors: dict[str, np.ndarray]
-    latin_share: float | None
+    latin_share: float
     terms: list[str]
     codes: list[str]
     highlights: list[str]
 
 
-def analyse_query(index: SearchIndex, text: str, weights: Mapping[str, float],
-                  language_aware: bool = True) -> Query:
+def analyse_query(index: SearchIndex, text: str, weights: Mapping[str, float]) -> Query:
     """Embed and analyse the query text once for every kind searched.
 
-    With `language_aware`, each language's model reads only queries of its language, at a weight
-    that follows the query's share of that language's letters (see FUSION_WEIGHTS).
+    Each language's model reads only queries of its language, at a weight that follows the query's
+    share of that language's letters (see FUSION_WEIGHTS).
     """
-    return analyse_queries(index, [text], weights, language_aware)[0]
+    return analyse_queries(index, [text], weights)[0]
 
 
-def analyse_queries(index: SearchIndex, texts: Sequence[str], weights: Mapping[str, float],
-                    language_aware: bool = True) -> list[Query]:
+def analyse_queries(index: SearchIndex, texts: Sequence[str], weights: Mapping[str, float]) -> list[Query]:
     """`analyse_query` for several texts, with one model call per embedding space for all of them."""
-    shares = [latin_share(text) if language_aware else None for text in texts]
+    shares = [latin_share(text) for text in texts]
     vectors: list[dict[str, np.ndarray]] = [{} for _ in texts]
     for space in index.spaces:
         if not weights.get(space.name):
             continue
-        wanted = [i for i, share in enumerate(shares) if _reads(space, share)]
+        wanted = [i for i, share in enumerate(shares) if space.reads(share)]
         if wanted:
             encoded = space.embedder.encode_queries([texts[i] for i in wanted])
             for i, vector in zip(wanted, encoded, strict=True):
@@ -110,20 +106,13 @@ def analyse_queries(index: SearchIndex, texts: Sequence[str], weights: Mapping[s
     return [_query(text, vectors[i], shares[i]) for i, text in enumerate(texts)]
 
 
-def _reads(space: DenseSpace, share: float | None) -> bool:
-    """Whether a space's model reads a query with this Latin share (every query when language-blind)."""
-    return share is None or space.reads(share)
-
-
-def _language_weights(weights: Mapping[str, float], share: float | None) -> Mapping[str, float]:
+def _language_weights(weights: Mapping[str, float], share: float) -> Mapping[str, float]:
     """The fusion weights for a query: each language's model scaled by the query's share of its letters."""
-    if share is None:
-        return weights
     return {**weights, "dense_en": weights.get("dense_en", 0.0) * share,
             "dense_zh": weights.get("dense_zh", 0.0) * (1.0 - share)}
 
 
-def _query(text: str, vectors: dict[str, np.ndarray], share: float | None, terms: list[str] | None = None,
+def _query(text: str, vectors: dict[str, np.ndarray], share: float, terms: list[str] | None = None,
            codes: list[str] | None = None) -> Query:
     """The analysed query (`terms` and `codes` when they were worked out already)."""
     return Query(text=text, vectors=vectors, latin_share=share,
@@ -144,14 +133,12 @@ def _is_code(token: str) -> bool:
 
 def suggest(
     index: SearchIndex, text: str, k: int, viewer: Viewer, weights: Mapping[str, float] = FUSION_WEIGHTS,
-    language_aware: bool = True,
 ) -> Suggestions:
     """Cases (staff only) and articles for a problem description, best first.
 
-    `weights` selects and weighs the lists (evaluation runs each side alone with it);
-    `language_aware=False` has each language's model read every query at full weight.
+    `weights` selects and weighs the lists (evaluation runs each side alone with it).
     """
-    return suggest_many(index, [Ask(text, k, viewer)], weights, language_aware)[0]
+    return suggest_many(index, [Ask(text, k, viewer)], weights)[0]
 
 
 @dataclass(frozen=True)
@@ -175,7 +162,7 @@ class Ask:
 
 
 def suggest_many(index: SearchIndex, asks: Sequence[Ask], weights: Mapping[str, float] = FUSION_WEIGHTS,
-                 language_aware: bool = True, helper: Executor | None = None) -> list[Suggestions]:
+                 helper: Executor | None = None) -> list[Suggestions]:
     """`suggest` for several queries together, each answered as alone (scores equal up to float rounding).
 
     The model runs once for all texts and each vector index is read once for all queries:
@@ -184,10 +171,10 @@ def suggest_many(index: SearchIndex, asks: Sequence[Ask], weights: Mapping[str, 
     (`_rankings_alone`).
     """
     if helper is not None and len(asks) == 1:
-        query, ranking = _rankings_alone(index, asks[0], weights, language_aware, helper)
+        query, ranking = _rankings_alone(index, asks[0], weights, helper)
         queries, rankings = [query], [ranking]
     else:
-        queries = analyse_queries(index, [ask.text for ask in asks], weights, language_aware)
+        queries = analyse_queries(index, [ask.text for ask in asks], weights)
         rankings = fused_rankings_many(index, queries, asks, weights)
     # every row a suggestion shows comes from one read snapshot (one transaction, not one per list)
     hits = index.database.read(lambda db: [
@@ -217,8 +204,7 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
              for kind in ask.kinds} for i, (query, ask) in enumerate(zip(queries, asks, strict=True))]
 
 
-def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], language_aware: bool,
-                    helper: Executor) -> tuple[Query, dict[str, Ranking]]:
+def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], helper: Executor) -> tuple[Query, dict[str, Ranking]]:
     """`fused_rankings_many` for one query, split over this thread and a `helper` thread.
 
     With the primary model alone, the helper scores the keywords while this thread encodes the
@@ -239,8 +225,8 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], 
     The search lock is held from the first encode on (the helper's model may search as soon as it
     has encoded), so an index update waits for one lone query's encodes too.
     """
-    share = latin_share(ask.text) if language_aware else None
-    spaces = [space for space in index.spaces if weights.get(space.name) and _reads(space, share)]
+    share = latin_share(ask.text)
+    spaces = [space for space in index.spaces if weights.get(space.name) and space.reads(share)]
     crowding = weights.get("crowding", 0.0)
     terms, codes = index_terms(ask.text), _codes(ask.text)
     with index.search_lock:  # held until every helper task is done: they read the index

@@ -333,16 +333,20 @@ def test_a_store_without_crowding_neither_works_it_out_nor_saves_it(tmp_path: Pa
 
 
 def test_evaluation_runs_each_companion_model_alone_as_a_baseline() -> None:
-    """With an English, a Chinese and an extra model, `casewise eval` also shows each of them alone."""
+    """With an English, a Chinese and an extra model, `casewise eval` also shows each of them alone;
+    a language's model alone gets an index of its own, reading every text."""
     from types import SimpleNamespace
 
-    from indexer.evaluation import SYSTEMS, _systems_for
+    from indexer.evaluation import SYSTEMS, _instances, _systems_for
 
-    primary, english, extra, chinese = (SimpleNamespace(name=n) for n in ("use", "minilm", "e5", "bge-zh"))
-    systems = _systems_for(0, primary, english, extra, None)
-    assert list(systems) == ["casewise", "bm25", "dense:use", "dense:minilm", "dense:e5"]
+    primary, english, extra, chinese, other = (SimpleNamespace(name=n) for n in ("use", "minilm", "e5", "bge-zh",
+                                                                                 "gte"))
+    instances = _instances([primary, other], english, extra, chinese)
+    assert [(model.name, companions) for model, companions in instances] == [
+        ("use", (english, extra, chinese)), ("minilm", (None, None, None)), ("bge-zh", (None, None, None)),
+        ("gte", (None, None, None))]
+    systems = _systems_for(0, primary, extra)
+    assert list(systems) == ["casewise", "bm25", "dense:use", "dense:e5"]
     assert systems["dense:e5"] == SYSTEMS["dense_extra"] == {"dense_extra": 1.0}
-    assert list(_systems_for(1, extra, None, None, None)) == ["dense:e5"]  # a --baseline-model run
-    with_chinese = _systems_for(0, primary, english, None, chinese)
-    assert list(with_chinese) == ["casewise", "bm25", "dense:use", "dense:minilm", "dense:bge-zh"]
-    assert with_chinese["dense:bge-zh"] == SYSTEMS["dense_zh"] == {"dense_zh": 1.0}
+    assert [list(_systems_for(position, model, companions[1])) for position, (model, companions)
+            in enumerate(instances)][1:] == [["dense:minilm"], ["dense:bge-zh"], ["dense:gte"]]
