@@ -283,6 +283,11 @@ def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
     return [(int(ids[i]), float(scores[i])) for i in top]
 
 
+def single_threaded_vector_search() -> None:
+    """Make FAISS searches called from this thread run on it alone (OpenMP's thread count is per thread)."""
+    faiss.omp_set_num_threads(1)
+
+
 def _lists_for(size: int) -> int:
     return max(64, int(math.sqrt(size)))
 

@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 from indexer.analysis import warm_up
 from indexer.embedder import Embedder, cpu_has_bf16
 from indexer.index import Progress, SearchIndex
+from indexer.vector_store import single_threaded_vector_search
 from kb.calendar import parse_calendar
 from kb.db import Database
 from kb.desk import DeskRules
@@ -37,11 +38,11 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.search_pool = ThreadPoolExecutor(self.settings.search_threads, "casewise-search",
-                                              initializer=one_torch_thread)
+                                              initializer=one_thread_per_search)
         # a lone query's other models and vector search, while the server has nothing else to do
         # (indexer.search.suggest_many)
         self.search_helpers = ThreadPoolExecutor(self.settings.search_threads, "casewise-search-helper",
-                                                 initializer=one_torch_thread)
+                                                 initializer=one_thread_per_search)
         self.suggester = SuggestBatcher(self.index, self.search_pool, helper=self.search_helpers)
         self.rules = desk_rules(self.settings)
         self.suggest_limiter = RateLimiter(self.settings.suggest_rate_per_minute, "CASEWISE_SUGGEST_RATE_PER_MINUTE")
@@ -74,18 +75,21 @@ def one_blas_thread() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-def one_torch_thread() -> None:
-    """Let the torch models (MiniLM, e5) run a search thread's forward pass on that thread only.
+def one_thread_per_search() -> None:
+    """Let the torch models (MiniLM, e5) and FAISS's inverted-file searches run on the calling thread only.
 
     Each search thread and search helper thread is set up with this: parallelism comes from the
     search threads (and sibling server processes), and by default torch used one thread per core
     for every call, so two busy search threads ran four on two cores. A small matrix product that took 4.2 s 2,000
     times on a search thread took 13.6 s with torch's two threads, the other core being busy.
-    The main thread, where commands build the index, keeps torch's default.
+    FAISS's OpenMP threads (its own pool, one per core, set per calling thread) likewise split each
+    batch's IVF search and then spin, waiting for more, on the core the other process needs.
+    The main thread, where commands build the index, keeps both defaults.
     """
     import torch
 
     torch.set_num_threads(1)
+    single_threaded_vector_search()
 
 
 def open_database(settings: Settings) -> Database:

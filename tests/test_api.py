@@ -123,8 +123,10 @@ def test_knowledge_base_page_search_answers_through_the_search_threads(base_url:
     assert "/articles/printer-wifi#L" in page.text and "<mark>" in page.text
 
 
-def test_search_threads_run_torch_on_their_own_thread_only(tmp_path) -> None:
-    """The torch models' forward passes stay on the search (or helper) thread: no second thread per call."""
+def test_search_threads_run_torch_and_faiss_on_their_own_thread_only(tmp_path) -> None:
+    """The torch models' forward passes and FAISS's IVF searches stay on the search (or helper) thread:
+    no second thread per call."""
+    import faiss
     import torch
     from fastapi.testclient import TestClient
 
@@ -133,6 +135,7 @@ def test_search_threads_run_torch_on_their_own_thread_only(tmp_path) -> None:
         assert client.get("/healthz").status_code == 200
         for pool in (app.state.runtime.search_pool, app.state.runtime.search_helpers):
             assert {pool.submit(torch.get_num_threads).result() for _ in range(4)} == {1}
+            assert {pool.submit(faiss.omp_get_max_threads).result() for _ in range(4)} == {1}
 
 
 def test_a_server_process_takes_its_loaded_heap_out_of_the_collectors_reach(tmp_path) -> None:
