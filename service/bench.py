@@ -257,6 +257,7 @@ class SuggestClient:
         address = urlsplit(url)
         self._connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
         self._headers = {**HEADERS, "Content-Type": "application/json"}
+        self.reconnects = 0  # answers that closed the connection (a server process over its share)
 
     def suggest(self, title: str) -> int:
         """POST /api/v1/suggest; returns the status code (the body is read and dropped)."""
@@ -264,6 +265,7 @@ class SuggestClient:
             self._connection.request("POST", "/api/v1/suggest", json.dumps({"title": title}).encode(), self._headers)
             response = self._connection.getresponse()
             response.read()
+            self.reconnects += response.will_close
             return response.status
         except (OSError, http.client.HTTPException):
             self._connection.close()  # reconnects on the next request
@@ -294,6 +296,7 @@ def concurrent_clients(url: str, queries: list[str], clients: int, seconds: floa
     """`clients` threads sending suggest requests back to back for `seconds`."""
     latencies: list[float] = []
     per_client: list[list[float]] = [[] for _ in range(clients)]
+    reconnects = [0] * clients
     errors: list[str] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
@@ -313,6 +316,7 @@ def concurrent_clients(url: str, queries: list[str], clients: int, seconds: floa
                 (latencies.append(elapsed) if outcome == "ok" else errors.append(outcome))
             per_client[offset].append(elapsed)
             n += clients
+        reconnects[offset] = client.reconnects
         client.close()
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
@@ -324,7 +328,7 @@ def concurrent_clients(url: str, queries: list[str], clients: int, seconds: floa
     wall = time.perf_counter() - started
     return {"clients": clients, "seconds": round(wall, 1), "requests": len(latencies),
             "throughput_per_s": round(len(latencies) / wall, 1), "errors": len(errors),
-            "first_errors": errors[:3],
+            "first_errors": errors[:3], "reconnects": sum(reconnects),
             # each client keeps one connection: with several server processes, how evenly the load spread
             "client_mean_ms_min_max": [round(min(statistics.fmean(t) for t in per_client if t), 1),
                                        round(max(statistics.fmean(t) for t in per_client if t), 1)],
