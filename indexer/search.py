@@ -204,7 +204,8 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
              for kind in ask.kinds} for i, (query, ask) in enumerate(zip(queries, asks, strict=True))]
 
 
-def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float], helper: Executor) -> tuple[Query, dict[str, Ranking]]:
+def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],
+                    helper: Executor) -> tuple[Query, dict[str, Ranking]]:
     """`fused_rankings_many` for one query, split over this thread and a `helper` thread.
 
     With the primary model alone, the helper scores the keywords while this thread encodes the
