@@ -61,7 +61,8 @@ def test_zscore_fusion_ignores_unweighted_and_empty_lists() -> None:
 
 
 def test_zscore_fusion_gives_ids_a_short_dense_list_lacks_its_floor_and_a_short_keyword_list_zero() -> None:
-    # A language's space holding two chunks: the other chunks are not worse than its worst by 0.5/0.005.
+    # A language's space holding two chunks (deviation 0.005): the chunks it lacks score as its last one,
+    # not as 0 would, (0 - 0.895) / 0.005 = -179.
     lists = {"dense_zh": [(1, 0.90), (2, 0.89)], "dense": [(1, 0.5), (2, 0.4), (3, 0.6), (4, 0.3)],
              "keyword": [(3, 2.0), (4, 1.0)]}
     fused = zscore_fusion(lists, {"dense_zh": 1.0, "dense": 1.0, "keyword": 1.0}, depth=100, sparse={"keyword"})
