@@ -159,7 +159,8 @@ def system_rankings(
                 if progress else None
             instance = EvalInstance(eval_set, embedder, Path(workdir), step, *companions)
             try:
-                for system, weights in _systems_for(position, embedder, companions[1]).items():
+                _, extra_of_this, _ = companions
+                for system, weights in _systems_for(position, embedder, extra_of_this).items():
                     results[system] = _run(instance, eval_set, weights, system, progress)
             finally:
                 instance.close()
