@@ -26,9 +26,24 @@ def zscore_fusion(lists: Mapping[str, Scored], weights: Mapping[str, float], dep
     tiny when a space holds only a few chunks (one language's): scores of -100 and worse.
     In numpy: a suggestion fuses a few lists of some hundred ids per kind on every keystroke.
     """
+    items, fused = _fused_columns(lists, weights, depth, sparse)
+    return dict(zip(items.tolist(), fused.tolist(), strict=True))
+
+
+def zscore_ranking(lists: Mapping[str, Scored], weights: Mapping[str, float], depth: int,
+                   sparse: Collection[str] = ()) -> list[tuple[int, float]]:
+    """`ranked(zscore_fusion(...))`, sorted in numpy (a suggestion ranks some hundred ids per kind)."""
+    items, fused = _fused_columns(lists, weights, depth, sparse)
+    order = np.lexsort((items, -fused))
+    return list(zip(items[order].tolist(), fused[order].tolist(), strict=True))
+
+
+def _fused_columns(lists: Mapping[str, Scored], weights: Mapping[str, float], depth: int,
+                   sparse: Collection[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of every used list (ascending) and their fused scores (see `zscore_fusion`)."""
     used = {name: scored for name, scored in lists.items() if scored and weights.get(name)}
     if not used:
-        return {}
+        return np.empty(0, dtype=np.int64), np.empty(0)
     columns = {name: _columns(scored) for name, scored in used.items()}
     items = np.unique(np.concatenate([ids for ids, _ in columns.values()]))
     fused = np.zeros(len(items))
@@ -40,7 +55,7 @@ def zscore_fusion(lists: Mapping[str, Scored], weights: Mapping[str, float], dep
         standardised = np.full(len(items), weight * (floor - mean))
         standardised[np.searchsorted(items, ids)] = weight * (scores - mean)
         fused += standardised
-    return dict(zip(items.tolist(), fused.tolist(), strict=True))
+    return items, fused
 
 
 def _columns(scored: Scored) -> tuple[np.ndarray, np.ndarray]:

@@ -123,7 +123,8 @@ class KeywordIndex:
         if not self._live or not terms or k <= 0:
             return []
         scores = self._scores(list(dict.fromkeys(terms)), release_gil)
-        return [(self._ids[row], float(scores[row])) for row in top_positive(scores, k)]
+        rows = top_positive(scores, k)
+        return list(zip([self._ids[row] for row in rows.tolist()], scores[rows].tolist(), strict=True))
 
     def _scores(self, terms: list[str], release_gil: bool = False) -> np.ndarray:
         """Every row's BM25 score for the terms.

@@ -14,7 +14,7 @@ import numpy as np
 import sqlite_utils
 
 from indexer.analysis import CODE, highlight_terms, index_terms, latin_share, normalise
-from indexer.fusion import ranked, zscore_fusion
+from indexer.fusion import zscore_ranking
 from indexer.highlight import make_snippet
 from indexer.index import DenseSpace, SearchIndex
 from indexer.vector_store import VectorStore
@@ -328,8 +328,7 @@ def _keyword_lists(index: SearchIndex, terms: list[str], codes: list[str], kind:
 
 def _fused(lists: Mapping[str, list[tuple[int, float]]], query: Query, candidates: int,
            weights: Mapping[str, float], similarity: dict[int, float]) -> Ranking:
-    return ranked(zscore_fusion(lists, _language_weights(weights, query.latin_share), candidates,
-                                SPARSE_LISTS)), similarity
+    return zscore_ranking(lists, _language_weights(weights, query.latin_share), candidates, SPARSE_LISTS), similarity
 
 
 def _hits_of_kind(

@@ -147,8 +147,8 @@ class VectorStore:
             scores = scores - np.float32(crowding) * self.crowding[kind].scores(ids.ravel()).reshape(ids.shape)
             best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
             scores, ids = np.take_along_axis(scores, best, axis=1), np.take_along_axis(ids, best, axis=1)
-        return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
-                for row_ids, row_scores in zip(ids, scores, strict=True)]
+        return [[(i, s) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+                for row_ids, row_scores in zip(ids.tolist(), scores.tolist(), strict=True)]
 
     def _maybe_retrain(self, kind: str) -> None:
         index = self.indexes[kind]
@@ -280,7 +280,7 @@ def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
         top = top[np.argsort(-scores[top], kind="stable")]
     else:
         top = np.argsort(-scores, kind="stable")
-    return [(int(ids[i]), float(scores[i])) for i in top]
+    return list(zip(ids[top].tolist(), scores[top].tolist(), strict=True))
 
 
 def single_threaded_vector_search() -> None:

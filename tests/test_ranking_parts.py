@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.analysis import highlight_terms, index_terms
-from indexer.fusion import ranked, zscore_fusion
+from indexer.fusion import ranked, zscore_fusion, zscore_ranking
 from indexer.highlight import make_snippet
 from indexer.keyword_index import KeywordIndex, top_positive
 from indexer.vector_store import MANIFEST, Manifest, VectorStore
@@ -83,6 +83,16 @@ def test_zscore_fusion_scores_every_candidate_and_is_monotone_in_one_list(lists)
         order = [item for item, _ in ranked(fused)]
         by_score = sorted(scored, key=lambda pair: (-pair[1], pair[0]))
         assert [fused[i] for i in order] == sorted((fused[i] for i, _ in by_score), reverse=True)
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b", "keyword"]),
+                       st.lists(st.tuples(st.integers(0, 40), st.sampled_from([0.0, 0.5, 1.0, 2.5, -1.0])),
+                                max_size=15, unique_by=lambda pair: pair[0]), min_size=1))
+def test_zscore_ranking_is_the_fused_scores_ranked_ties_by_id(lists) -> None:
+    """The numpy ranking a suggestion uses orders ids as `ranked` orders `zscore_fusion`'s scores
+    (few distinct scores, so ties are common)."""
+    weights = {name: 1.0 for name in lists}
+    assert zscore_ranking(lists, weights, 15, {"keyword"}) == ranked(zscore_fusion(lists, weights, 15, {"keyword"}))
 
 
 def test_snippet_marks_terms_and_escapes_html() -> None:
