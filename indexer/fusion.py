@@ -32,7 +32,8 @@ def zscore_fusion(lists: Mapping[str, Scored], weights: Mapping[str, float], dep
 
 def zscore_ranking(lists: Mapping[str, Scored], weights: Mapping[str, float], depth: int,
                    sparse: Collection[str] = ()) -> list[tuple[int, float]]:
-    """`ranked(zscore_fusion(...))`, sorted in numpy (a suggestion ranks some hundred ids per kind)."""
+    """`zscore_fusion`'s (id, score) pairs, best first, equal scores by id (sorted in numpy: a suggestion
+    ranks some hundred ids per kind on every keystroke)."""
     items, fused = _fused_columns(lists, weights, depth, sparse)
     order = np.lexsort((items, -fused))
     return list(zip(items[order].tolist(), fused[order].tolist(), strict=True))
@@ -62,8 +63,3 @@ def _columns(scored: Scored) -> tuple[np.ndarray, np.ndarray]:
     ids = np.fromiter((item for item, _ in scored), dtype=np.int64, count=len(scored))
     scores = np.fromiter((score for _, score in scored), dtype=np.float64, count=len(scored))
     return ids, scores
-
-
-def ranked(scores: Mapping[int, float]) -> list[tuple[int, float]]:
-    """(id, score) pairs, best first; ties keep a stable id order."""
-    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))

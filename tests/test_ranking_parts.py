@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.analysis import highlight_terms, index_terms
-from indexer.fusion import ranked, zscore_fusion, zscore_ranking
+from indexer.fusion import zscore_fusion, zscore_ranking
 from indexer.highlight import make_snippet
 from indexer.keyword_index import KeywordIndex, top_positive
 from indexer.vector_store import MANIFEST, Manifest, VectorStore
@@ -43,7 +43,7 @@ def test_stop_words_and_punctuation_are_dropped() -> None:
 
 def test_zscore_fusion_prefers_items_strong_in_both_lists() -> None:
     lists = {"dense": [(1, 0.9), (2, 0.8), (3, 0.1)], "keyword": [(2, 12.0), (1, 3.0), (4, 2.0)]}
-    fused = ranked(zscore_fusion(lists, {"dense": 1.0, "keyword": 1.0}, depth=3))
+    fused = zscore_ranking(lists, {"dense": 1.0, "keyword": 1.0}, depth=3)
     assert [item for item, _ in fused][:2] == [2, 1]
 
 
@@ -51,7 +51,7 @@ def test_zscore_fusion_keeps_the_margin_of_a_clear_winner() -> None:
     # Rank fusion would tie 1 and 2 (ranks 1+2 each); 1's dense lead is large, 2's keyword lead tiny.
     lists = {"dense": [(1, 0.95), (2, 0.50), (3, 0.49), (4, 0.48)],
              "keyword": [(2, 3.0), (1, 2.9), (3, 1.0), (4, 0.9)]}
-    assert ranked(zscore_fusion(lists, {"dense": 1.0, "keyword": 1.0}, depth=4))[0][0] == 1
+    assert zscore_ranking(lists, {"dense": 1.0, "keyword": 1.0}, depth=4)[0][0] == 1
 
 
 def test_zscore_fusion_ignores_unweighted_and_empty_lists() -> None:
@@ -80,7 +80,7 @@ def test_zscore_fusion_scores_every_candidate_and_is_monotone_in_one_list(lists)
     assert set(fused) == {item for scored in lists.values() for item, _ in scored}
     if len(lists) == 1:
         (scored,) = lists.values()
-        order = [item for item, _ in ranked(fused)]
+        order = [item for item, _ in zscore_ranking(lists, weights, depth=15)]
         by_score = sorted(scored, key=lambda pair: (-pair[1], pair[0]))
         assert [fused[i] for i in order] == sorted((fused[i] for i, _ in by_score), reverse=True)
 
@@ -89,10 +89,11 @@ def test_zscore_fusion_scores_every_candidate_and_is_monotone_in_one_list(lists)
                        st.lists(st.tuples(st.integers(0, 40), st.sampled_from([0.0, 0.5, 1.0, 2.5, -1.0])),
                                 max_size=15, unique_by=lambda pair: pair[0]), min_size=1))
 def test_zscore_ranking_is_the_fused_scores_ranked_ties_by_id(lists) -> None:
-    """The numpy ranking a suggestion uses orders ids as `ranked` orders `zscore_fusion`'s scores
+    """The ranking a suggestion uses is `zscore_fusion`'s scores, best first, equal scores by id
     (few distinct scores, so ties are common)."""
     weights = {name: 1.0 for name in lists}
-    assert zscore_ranking(lists, weights, 15, {"keyword"}) == ranked(zscore_fusion(lists, weights, 15, {"keyword"}))
+    fused = zscore_fusion(lists, weights, 15, {"keyword"})
+    assert zscore_ranking(lists, weights, 15, {"keyword"}) == sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 def test_snippet_marks_terms_and_escapes_html() -> None:
