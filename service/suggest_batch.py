@@ -87,17 +87,27 @@ class SuggestBatcher:
             # server: a busy one gets its parallelism from the search threads, processes and batches
             alone = len(batch) == 1 and self._busy == 1 and not self.server_busy()
             helper = self._helper if alone else None
-        started: list[tuple[Ask, Future[Suggestions]]] = []
         try:
             started = [(ask, future) for ask, future in batch if future.set_running_or_notify_cancel()]
             if started:
-                self._answer(started, helper)
+                outcomes = self._outcomes([ask for ask, _ in started], helper)
+                self._expect_back(len(started))
+                for (_, future), outcome in zip(started, outcomes, strict=True):
+                    _settle(future, outcome)
         finally:
             with self._lock:
                 self._busy -= 1
-                if started:
-                    # under load, the clients just answered send their next query within milliseconds
-                    self._expected = min(self._max_batch, len(self._waiting) + len(started)) if len(started) > 1 else 0
+
+    def _expect_back(self, answered: int) -> None:
+        """Before a batch's answers go out: the next batch gathers the queries waiting now and the
+        `answered` clients, who under load send their next query within milliseconds (see _gather).
+
+        Counted before the answers go out: a client back before the count would be counted twice,
+        and the next batch would wait a whole gap for a query that never comes (measured at 100k
+        tickets under 16 clients, before: 43 % of batches did, about 6 ms per batch on average).
+        """
+        with self._lock:
+            self._expected = min(self._max_batch, len(self._waiting) + answered) if answered > 1 else 0
 
     def _gather(self) -> None:
         """With the lock held: let queries arrive until the batch has the expected number, none has
@@ -121,19 +131,22 @@ class SuggestBatcher:
             if left <= 0 or not self._arrived.wait(min(GATHER_GAP_SECONDS, left)):
                 return
 
-    def _answer(self, batch: list[tuple[Ask, Future[Suggestions]]], helper: ThreadPoolExecutor | None) -> None:
+    def _outcomes(self, asks: list[Ask], helper: ThreadPoolExecutor | None) -> list[Suggestions | Exception]:
+        """Each ask's suggestions, or the error it alone raised: a failed batch is answered query by query."""
         try:
-            answers = suggest_many(self._index, [ask for ask, _ in batch], helper=helper)
+            return list(suggest_many(self._index, asks, helper=helper))
         except Exception as error:
-            if len(batch) == 1:
-                batch[0][1].set_exception(error)
-                return
-            log.exception("a batch of %d suggestion queries failed; answering each alone", len(batch))
-            for one in batch:
-                self._answer([one], None)
-            return
-        for (_, future), answer in zip(batch, answers, strict=True):
-            future.set_result(answer)
+            if len(asks) == 1:
+                return [error]
+            log.exception("a batch of %d suggestion queries failed; answering each alone", len(asks))
+            return [self._outcomes([ask], None)[0] for ask in asks]
+
+
+def _settle(future: Future[Suggestions], outcome: Suggestions | Exception) -> None:
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def timed_out(seconds: float) -> HTTPException:

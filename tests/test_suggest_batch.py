@@ -115,6 +115,27 @@ def test_after_a_batch_the_next_one_waits_briefly_for_the_queries_just_answered(
     assert batches == [3, 3, 1, 1]
 
 
+def test_clients_back_before_their_batch_is_done_are_not_waited_for_twice(index: SearchIndex, monkeypatch) -> None:
+    """Each client sends its next query the moment it has its answer (before the search thread is done
+    with the batch): the next batch starts with them, without waiting a gap for queries never coming."""
+    batches = _record_batch_sizes(monkeypatch)
+    monkeypatch.setattr(batching, "GATHER_GAP_SECONDS", 30.0)
+    monkeypatch.setattr(batching, "GATHER_MAX_SECONDS", 30.0)
+    with ThreadPoolExecutor(1) as pool:
+        release = _hold(pool)
+        batcher = SuggestBatcher(index, pool)
+        again: list = []
+        first = [batcher.submit(*query) for query in QUERIES[:3]]
+        for query, future in zip(QUERIES[:3], first, strict=True):
+            future.add_done_callback(lambda _, query=query: again.append(batcher.submit(*query)))
+        started = time.monotonic()
+        release.set()
+        assert all(future.result(timeout=60).articles for future in first)
+        assert len(again) == 3 and all(future.result(timeout=20).articles for future in again)
+        assert time.monotonic() - started < 20
+    assert batches == [3, 3]
+
+
 def test_a_caller_waiting_past_the_timeout_gets_a_503_and_its_query_is_dropped(index: SearchIndex,
                                                                              monkeypatch) -> None:
     batches = _record_batch_sizes(monkeypatch)
