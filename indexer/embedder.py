@@ -21,6 +21,7 @@ import numpy as np
 from kb.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from indexer.packed import PackedEncoder
     from indexer.traced import TracedEncoder
 
 DEFAULT_MODEL = "use-multilingual-v3"
@@ -149,12 +150,14 @@ class Embedder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Vectors for search queries (a few texts; used on every keystroke).
 
-        A transformer pads a batch to its longest text, so the queries of a busy server's batch are
-        encoded in groups of similar length (`length_groups`) when that costs less.
+        A BERT-style transformer encodes a busy server's batch packed, in one call (indexer/packed.py).
+        Another pads a batch to its longest text, so its queries are encoded in groups of similar
+        length (`length_groups`) when that costs less.
         """
         with self._slots:
             started = time.perf_counter()
-            groups = length_groups(self._token_counts(texts), CALL_COST_IN_TOKENS) if len(texts) > 2 else []
+            grouped = len(texts) > 2 and not (self._traced and self._traced.packs)
+            groups = length_groups(self._token_counts(texts), CALL_COST_IN_TOKENS) if grouped else []
             if len(groups) < 2:
                 vectors = self._encode_directly(texts, self._query_prompt)
             else:  # each group is tokenised again (slicing padded features is model-specific; ~0.3 ms a batch)
@@ -220,11 +223,15 @@ class Embedder:
         stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16))
         return stack
 
-    def _trace(self) -> TracedEncoder | None:
-        """The traced transformer for query encodes (indexer/traced.py), or None where it does not apply."""
+    def _trace(self) -> TracedEncoder | PackedEncoder | None:
+        """The traced transformer for query encodes: packed (indexer/packed.py) where it applies, else
+        padded (indexer/traced.py), or None (the eager model)."""
+        from indexer.packed import trace_packed_encoder
         from indexer.traced import trace_encoder
 
-        return trace_encoder(self._model, self._prompt_text(self._query_prompt), self._context)
+        prompt = self._prompt_text(self._query_prompt)
+        return trace_packed_encoder(self._model, prompt, self._context) or trace_encoder(self._model, prompt,
+                                                                                        self._context)
 
     def _prompt_text(self, prompt_name: str | None) -> str | None:
         """The prefix a prompt name stands for in the model's configuration (None: no prefix)."""

@@ -40,6 +40,8 @@ class TracedEncoder:
     """The model's first module (its transformer) as a frozen TorchScript graph, then its other
     modules (pooling, normalisation, ...) as they are."""
 
+    packs = False  # a padded batch: texts of very different lengths are better encoded in groups
+
     def __init__(self, graph: Any, inputs: tuple[str, ...], rest: tuple[Any, ...]) -> None:
         self._graph, self._inputs, self._rest = graph, inputs, rest
 
@@ -53,11 +55,9 @@ class TracedEncoder:
         return features["sentence_embedding"]
 
 
-def trace_encoder(model: Any, prompt: str | None, context: Callable[[], Any]) -> TracedEncoder | None:
-    """A TracedEncoder for a sentence-transformers model whose first module is a text transformer
-    returning its last hidden state, or None (another architecture, a failed trace, or a traced
-    graph that does not match the eager model on PROBES). `context` makes the inference (and
-    autocast) context the model runs in."""
+def transformer_of(model: Any) -> Any | None:
+    """A sentence-transformers model's first module if it is a text transformer returning its last
+    hidden state as the token embeddings (what the traced graphs replace), else None."""
     from sentence_transformers.sentence_transformer.modules import Transformer
 
     modules = list(model.children())
@@ -65,6 +65,26 @@ def trace_encoder(model: Any, prompt: str | None, context: Callable[[], Any]) ->
     text = getattr(first, "modality_config", {}).get("text", {}) if isinstance(first, Transformer) else {}
     if text.get("method") != "forward" or text.get("method_output_name") != "last_hidden_state" \
             or first.module_output_name != "token_embeddings":
+        return None
+    return first
+
+
+def agrees_with_model(encoder: Callable[[dict], Any], model: Any, prompt: str | None) -> bool:
+    """Whether `encoder` gives the eager model's sentence embeddings (cosine > AGREEMENT) on each
+    probe text alone and on all of them as one padded batch (call in the model's context)."""
+    checks = [model.preprocess([probe], prompt=prompt) for probe in PROBES]
+    checks.append(model.preprocess(list(PROBES), prompt=prompt))
+    return all(_least_cosine(encoder(features), model.forward(dict(features))["sentence_embedding"]) > AGREEMENT
+               for features in checks)
+
+
+def trace_encoder(model: Any, prompt: str | None, context: Callable[[], Any]) -> TracedEncoder | None:
+    """A TracedEncoder for a sentence-transformers model whose first module is a text transformer
+    returning its last hidden state, or None (another architecture, a failed trace, or a traced
+    graph that does not match the eager model on PROBES). `context` makes the inference (and
+    autocast) context the model runs in."""
+    first = transformer_of(model)
+    if first is None:
         return None
     example = model.preprocess([PROBES[0], PROBES[-1]], prompt=prompt)
     inputs = tuple(name for name in _INPUTS if isinstance(example.get(name), torch.Tensor))
@@ -77,11 +97,8 @@ def trace_encoder(model: Any, prompt: str | None, context: Callable[[], Any]) ->
             warnings.simplefilter("ignore")
             graph = torch.jit.freeze(torch.jit.trace(_LastHiddenState(first.model, inputs).eval(),
                                                      tuple(example[name] for name in inputs), check_trace=False))
-            traced = TracedEncoder(graph, inputs, tuple(modules[1:]))
-            checks = [model.preprocess([probe], prompt=prompt) for probe in PROBES]
-            checks.append(model.preprocess(list(PROBES), prompt=prompt))
-            agree = all(_least_cosine(traced(features), model.forward(dict(features))["sentence_embedding"])
-                        > AGREEMENT for features in checks)
+            traced = TracedEncoder(graph, inputs, tuple(list(model.children())[1:]))
+            agree = agrees_with_model(traced, model, prompt)
     except Exception:  # noqa: BLE001 - any architecture the tracer cannot follow stays eager
         return None
     finally:

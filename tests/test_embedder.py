@@ -64,11 +64,21 @@ def test_documents_batched_by_length_come_back_in_their_own_order(english_embedd
     assert english_embedder.encode_documents([]).shape == (0, english_embedder.dim)
 
 
-def test_a_query_batch_of_mixed_lengths_is_encoded_in_groups_with_the_same_vectors(english_embedder,
-                                                                                     monkeypatch) -> None:
-    texts = ["printer offline", "wifi", "E-1023",
-             "outlook cannot send mail with error 0x800ccc0e since this morning, the VPN drops every few "
-             "minutes after the update and the shared printer on the third floor shows offline again"]
+MIXED_LENGTHS = ["printer offline", "wifi", "E-1023",
+                 "outlook cannot send mail with error 0x800ccc0e since this morning, the VPN drops every few "
+                 "minutes after the update and the shared printer on the third floor shows offline again"]
+
+
+def test_a_padded_query_batch_of_mixed_lengths_is_encoded_in_groups_with_the_same_vectors(english_embedder,
+                                                                                            monkeypatch) -> None:
+    """A transformer on the padded path (indexer/traced.py: an architecture the packed graph does not
+    cover) encodes a batch in groups of similar length."""
+    from indexer.traced import trace_encoder
+
+    padded = trace_encoder(english_embedder._model, None, english_embedder._context)
+    assert padded is not None and not padded.packs
+    monkeypatch.setattr(english_embedder, "_traced", padded)
+    texts = MIXED_LENGTHS
     calls: list[int] = []
     encode = english_embedder._encode_directly
     monkeypatch.setattr(english_embedder, "_encode_directly", lambda batch, prompt: calls.append(len(batch))
@@ -122,9 +132,31 @@ def test_bfloat16_setting_reaches_the_torch_models_only(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fixture", ["english_embedder", "e5_embedder"])
 @pytest.mark.parametrize("bf16", [False, True])
+def test_a_query_batch_is_encoded_packed_in_one_call_each_text_as_alone(fixture: str, bf16: bool, model_cache: Path,
+                                                                       request, monkeypatch) -> None:
+    """indexer/packed.py: the BERT-style models (MiniLM, e5) encode a batch of any lengths in one call,
+    each text's vector as when it is encoded alone and as the eager model's."""
+    plain = request.getfixturevalue(fixture)
+    packed, eager = Embedder(plain.name, model_cache, bf16=bf16), Embedder(plain.name, model_cache, bf16=bf16,
+                                                                           trace=False)
+    assert packed._traced is not None and packed._traced.packs
+    texts = [*MIXED_LENGTHS, "打印机无法连接网络，报错 0x0000011b", "VPN 812 连接断开"]
+    calls: list[int] = []
+    encode = packed._encode_directly
+    monkeypatch.setattr(packed, "_encode_directly", lambda batch, prompt: calls.append(len(batch))
+                        or encode(batch, prompt))
+    together = packed.encode_queries(texts)
+    assert calls == [len(texts)]
+    alone = np.vstack([encode([text], packed._query_prompt) for text in texts])
+    assert together.dtype == np.float32 and np.min(np.sum(together * alone, axis=1)) > 0.9999
+    assert np.min(np.sum(together * eager.encode_queries(texts), axis=1)) > 0.9999
+
+
+@pytest.mark.parametrize("fixture", ["english_embedder", "e5_embedder"])
+@pytest.mark.parametrize("bf16", [False, True])
 def test_queries_run_the_traced_transformer_with_the_eager_vectors(fixture: str, bf16: bool,
                                                                     model_cache: Path, request) -> None:
-    """indexer/traced.py: query texts go through the TorchScript graph, alone and in padded batches."""
+    """indexer/packed.py, indexer/traced.py: query texts go through a TorchScript graph, alone and in batches."""
     plain = request.getfixturevalue(fixture)
     traced, eager = Embedder(plain.name, model_cache, bf16=bf16), Embedder(plain.name, model_cache, bf16=bf16,
                                                                            trace=False)
@@ -137,14 +169,18 @@ def test_queries_run_the_traced_transformer_with_the_eager_vectors(fixture: str,
         assert np.min(np.sum(traced.encode_queries(batch) * eager.encode_queries(batch), axis=1)) > 0.9999
 
 
-def test_a_model_the_tracer_cannot_follow_or_match_stays_eager(model_cache: Path, embedder, monkeypatch) -> None:
+def test_a_model_the_graphs_cannot_follow_or_match_falls_back_to_padded_then_eager(model_cache: Path, embedder, monkeypatch) -> None:
     import torch
 
-    from indexer import traced
+    from indexer import packed, traced
 
     assert embedder._traced is None  # USE runs in numpy: nothing to trace
     monkeypatch.setattr(torch.jit, "trace", lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("no")))
     assert Embedder("all-minilm-l6-v2", model_cache)._traced is None
+    monkeypatch.undo()
+    monkeypatch.setattr(packed, "_FIRST_POSITION", {})  # an architecture the packed graph does not cover
+    padded = Embedder("all-minilm-l6-v2", model_cache)
+    assert padded._traced is not None and not padded._traced.packs
     monkeypatch.undo()
     monkeypatch.setattr(traced, "AGREEMENT", 1.5)  # no traced graph can match this
     failed = Embedder("all-minilm-l6-v2", model_cache)
