@@ -1,4 +1,4 @@
-"""Query batches packed for BERT-family transformers: the matrix products read only real tokens.
+"""Query batches packed for BERT transformers: the matrix products read only real tokens.
 
 A busy server encodes the queries waiting as one batch (service/suggest_batch.py). Padded, every
 text of a batch is multiplied up to the longest one's length; split into groups of similar length
@@ -14,7 +14,11 @@ batches, three rounds, against the padded graph in length groups): multilingual-
 Chinese queries a batch, 26.7-26.9 ms against 35.1-37.2 ms; all-minilm-l6-v2, 4 English ones,
 7.9-9.3 against 10.9-12.5 ms. A text alone takes about as long as before (p50: e5 7.8-8.1 against
 8.3-9.1 ms, MiniLM 3.4-4.0 against 3.3-3.9). Vectors within cosine 0.99998 of the eager model's,
-and a text's vector in a batch within 0.99998 of its vector alone.
+and a text's vector in a batch within 0.99998 of its vector alone. The packing itself (positions,
+the gather and scatter indices, the key mask) runs inside the graph, so a call is one step for the
+interpreter, which the graph lets go of: a query encoded on a helper thread does not wait for the
+lock between a dozen small steps (side by side with packing in Python first, the same speed: 28.0-30.2
+against 27.8-30.3 ms a batch).
 
 The graph is traced with TorchScript like indexer/traced.py's and used only after it matched the
 eager model on the probe texts alone and together; any other architecture, or any mismatch, keeps
@@ -32,62 +36,75 @@ import torch
 
 from indexer.traced import PROBES, agrees_with_model, transformer_of
 
-# Position ids each architecture starts its texts at (RoBERTa-style models count from the padding id + 1).
-_FIRST_POSITION = {"bert": lambda config: 0, "xlm-roberta": lambda config: config.pad_token_id + 1,
-                   "roberta": lambda config: config.pad_token_id + 1}
+# The position id each covered architecture starts a text at. Only BERT's layout is covered (both
+# built-in torch models are BertModel); RoBERTa-style models (first position: padding id + 1) have
+# the same layers but no model here to check them against, so they keep the padded path.
+_FIRST_POSITION = {"bert": 0}
 _MASKED = -1e30  # added to the attention logits of padding keys
+ATTENTION_BUDGET = 1 << 24  # attention logits one call may hold (64 MB in float32)
 
 
 class PackedEncoder:
-    """A BERT-family transformer run on packed tokens (a frozen TorchScript graph), then the model's
+    """A BERT transformer run on packed tokens (a frozen TorchScript graph), then the model's
     other modules (pooling, normalisation, ...) as they are."""
 
     packs = True  # a whole batch in one call: no length groups
 
-    def __init__(self, graph: Any, first_position: int, rest: tuple[Any, ...]) -> None:
-        self._graph, self._first_position, self._rest = graph, first_position, rest
+    def __init__(self, graph: Any, heads: int, rest: tuple[Any, ...]) -> None:
+        self._graph, self._heads, self._rest = graph, heads, rest
 
     def __call__(self, features: dict[str, Any]) -> Any:
         """The sentence embeddings of preprocessed (padded) texts; call under the same inference and
-        autocast context as the eager model."""
+        autocast context as the eager model.
+
+        Attention holds a texts x heads x length x length array of logits: a batch that would need
+        more than ATTENTION_BUDGET of them is encoded in parts (16 texts of 512 tokens would take
+        200 MB at once; a busy server's batch of short queries is far below it)."""
+        texts, length = features["attention_mask"].shape
+        per_call = max(1, ATTENTION_BUDGET // (self._heads * length * length))
+        if texts <= per_call:
+            return self._encode(features)
+        return torch.cat([self._encode(_rows(features, start, start + per_call)) for start in range(0, texts, per_call)])
+
+    def _encode(self, features: dict[str, Any]) -> Any:
         features = dict(features)
-        features["token_embeddings"] = self._graph(*packed_inputs(features["input_ids"],
-                                                                  features["attention_mask"].bool(),
-                                                                  self._first_position))
+        features["token_embeddings"] = self._graph(features["input_ids"], features["attention_mask"])
         for module in self._rest:
             features = module(features)
         return features["sentence_embedding"]
 
 
-def packed_inputs(input_ids: torch.Tensor, mask: torch.Tensor, first_position: int) -> tuple[torch.Tensor, ...]:
-    """The graph's inputs for a padded batch (`mask`: True at real tokens): the real tokens' ids and
-    positions, where each padded slot's row comes from (`gather`, the extra last row being zeros),
-    where each real token goes in the padded batch (`scatter`), and the additive key mask."""
-    count = int(mask.sum())
-    scatter = mask.flatten().nonzero().squeeze(1)
-    gather = torch.full((mask.numel(),), count, dtype=torch.long)
-    gather[scatter] = torch.arange(count)
-    positions = (mask.cumsum(1) - 1 + first_position)[mask]
-    keys = torch.zeros(mask.shape).masked_fill_(~mask, _MASKED)[:, None, None, :]
-    return input_ids[mask], positions, gather.view(mask.shape), scatter, keys
+def _rows(features: dict[str, Any], start: int, end: int) -> dict[str, Any]:
+    """Texts start..end of preprocessed features (the per-text tensors sliced; the rest, such as the
+    modality or the prompt's length, kept)."""
+    return {name: value[start:end] if isinstance(value, torch.Tensor) else value for name, value in features.items()}
 
 
 class _PackedBert(torch.nn.Module):
-    """A BERT-style encoder (BertModel, XLMRobertaModel) over packed tokens, with its own weights."""
+    """A BERT-style encoder (BertModel) over packed tokens, with its own weights."""
 
-    def __init__(self, bert: torch.nn.Module) -> None:
+    def __init__(self, bert: torch.nn.Module, first_position: int) -> None:
         super().__init__()
+        self.first_position = first_position
         self.embeddings = bert.embeddings
         self.layers = bert.encoder.layer
         self.heads = bert.config.num_attention_heads
         self.scale = (bert.config.hidden_size // self.heads) ** -0.5
         self.qkv = torch.nn.ModuleList(_fused_qkv(layer.attention.self) for layer in self.layers)
 
-    def forward(self, ids: torch.Tensor, positions: torch.Tensor, gather: torch.Tensor, scatter: torch.Tensor,
-                keys: torch.Tensor) -> torch.Tensor:
-        """The last hidden state as a padded batch (padding rows zero)."""
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The last hidden state of a padded batch (padding rows zero). Packing happens in the graph,
+        so a call is one step for the interpreter, which the graph lets go of while it runs."""
+        mask = attention_mask.bool()
+        flat = mask.flatten()
+        scatter = flat.nonzero().squeeze(1)  # where each real token sits in the padded batch
+        # where each padded slot's row comes from: its token's packed row, or the zero row past the last
+        gather = torch.where(flat, flat.cumsum(0) - 1, flat.sum()).view_as(mask)
+        positions = (mask.cumsum(1) - 1 + self.first_position)[mask]
+        keys = mask.logical_not().float()[:, None, None, :] * _MASKED
         embeddings = self.embeddings
-        x = embeddings.LayerNorm(embeddings.word_embeddings(ids) + embeddings.position_embeddings(positions)
+        x = embeddings.LayerNorm(embeddings.word_embeddings(input_ids[mask])
+                                 + embeddings.position_embeddings(positions)
                                  + embeddings.token_type_embeddings.weight[0])
         for layer, qkv in zip(self.layers, self.qkv, strict=True):
             attention = layer.attention.output
@@ -117,14 +134,14 @@ def _fused_qkv(attention: torch.nn.Module) -> torch.nn.Linear:
 
 
 def trace_packed_encoder(model: Any, prompt: str | None, context: Callable[[], Any]) -> PackedEncoder | None:
-    """A PackedEncoder for a sentence-transformers model whose transformer is BERT-style (see
+    """A PackedEncoder for a sentence-transformers model whose transformer is a BERT (see
     _FIRST_POSITION), or None (another architecture, a failed trace, or a graph that does not match
     the eager model on PROBES). `context` makes the inference (and autocast) context."""
     first = transformer_of(model)
     config = getattr(getattr(first, "model", None), "config", None)
     if config is None or config.model_type not in _FIRST_POSITION:
         return None
-    first_position = _FIRST_POSITION[config.model_type](config)
+    first_position = _FIRST_POSITION[config.model_type]
     example = model.preprocess([PROBES[0], PROBES[-1]], prompt=prompt)
     quiet = logging.getLogger("transformers")
     level = quiet.level
@@ -132,9 +149,10 @@ def trace_packed_encoder(model: Any, prompt: str | None, context: Callable[[], A
         quiet.setLevel(logging.ERROR)
         with warnings.catch_warnings(), context():
             warnings.simplefilter("ignore")  # the tracer warns about shapes read as Python values
-            inputs = packed_inputs(example["input_ids"], example["attention_mask"].bool(), first_position)
-            graph = torch.jit.freeze(torch.jit.trace(_PackedBert(first.model).eval(), inputs, check_trace=False))
-            packed = PackedEncoder(graph, first_position, tuple(list(model.children())[1:]))
+            inputs = (example["input_ids"], example["attention_mask"])
+            graph = torch.jit.freeze(torch.jit.trace(_PackedBert(first.model, first_position).eval(), inputs,
+                                                     check_trace=False))
+            packed = PackedEncoder(graph, config.num_attention_heads, tuple(list(model.children())[1:]))
             agree = agrees_with_model(packed, model, prompt)
     except Exception:  # noqa: BLE001 - a variant the packed layers do not follow keeps the padded path
         return None

@@ -152,6 +152,22 @@ def test_a_query_batch_is_encoded_packed_in_one_call_each_text_as_alone(fixture:
     assert np.min(np.sum(together * eager.encode_queries(texts), axis=1)) > 0.9999
 
 
+def test_a_packed_batch_too_long_for_the_attention_budget_is_encoded_in_parts(e5_embedder, monkeypatch) -> None:
+    from indexer import packed
+
+    texts = [*MIXED_LENGTHS, "打印机无法连接网络，报错 0x0000011b"]
+    whole = e5_embedder.encode_queries(texts)
+    length = e5_embedder._model.preprocess(texts, prompt=e5_embedder._prompt_text("query"))["input_ids"].shape[1]
+    calls: list[int] = []
+    graph = e5_embedder._traced._graph
+    monkeypatch.setattr(e5_embedder._traced, "_graph", lambda *inputs: calls.append(inputs[0].shape[0])
+                        or graph(*inputs))
+    monkeypatch.setattr(packed, "ATTENTION_BUDGET", 2 * 12 * length * length)  # two texts a call
+    parts = e5_embedder.encode_queries(texts)
+    assert calls == [2, 2, 1]
+    assert np.min(np.sum(whole * parts, axis=1)) > 0.9999
+
+
 @pytest.mark.parametrize("fixture", ["english_embedder", "e5_embedder"])
 @pytest.mark.parametrize("bf16", [False, True])
 def test_queries_run_the_traced_transformer_with_the_eager_vectors(fixture: str, bf16: bool,
