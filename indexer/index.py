@@ -121,6 +121,7 @@ class SearchIndex:
         self._save_interval = save_interval
         self._last_saved = time.monotonic()
         self._unsaved = False
+        self._layout_outdated = False  # a saved space was loaded from an older file layout (see _load_saved)
         self._saver = ThreadPoolExecutor(1, "casewise-index-save")
         self._saving: Future[None] | None = None
 
@@ -172,6 +173,8 @@ class SearchIndex:
         reason = self._reject_reason(space, loaded[1] if loaded else None)
         if loaded and reason is None:
             space.store = loaded[0]
+            # converted to the current layout on load: saved again, or every start would convert it
+            self._layout_outdated = self._layout_outdated or space.store.converted
         else:
             self.rebuilt_reason = reason
 
@@ -231,6 +234,7 @@ class SearchIndex:
         stages the files; it fsyncs and commits them on a background thread, so the sync thread
         soon goes back to catching up. Without an interval (the CLI) it is synchronous.
         """
+        self._unsaved = self._unsaved or self._layout_outdated
         if not self._unsaved or (not force and time.monotonic() - self._last_saved < self._save_interval):
             return
         if self._saving is not None and not self._saving.done():
@@ -241,12 +245,12 @@ class SearchIndex:
             return
         state = self._reconciled
         try:
-            staged = None if self._saved_since(state) else self._stage()
+            staged = None if self._saved_since(state) and not self._layout_outdated else self._stage()
         except Exception:
             lock.release()
             self._save_failed(background)
             return
-        self._unsaved = False
+        self._unsaved = self._layout_outdated = False
         self._last_saved = time.monotonic()
         if staged is None:
             lock.release()  # another process saved this state or a later one

@@ -81,6 +81,7 @@ class VectorStore:
         self.crowded = crowded
         self.indexes: dict[str, faiss.Index] = {kind: self._exact() for kind in KINDS}
         self.crowding: dict[str, Crowding] = {kind: Crowding(dim) for kind in KINDS}
+        self.converted = False  # loaded from files of an older layout (float32 lists): worth saving again
 
     def _exact(self) -> faiss.IndexIDMap2:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
@@ -222,7 +223,7 @@ class VectorStore:
                 data = np.frombuffer((folder / manifest.files[kind]).read_bytes(), dtype=np.uint8)
                 index = faiss.deserialize_index(data)
                 if isinstance(index, faiss.IndexIVFFlat):
-                    index = _with_half_lists(index)
+                    index, store.converted = _with_half_lists(index), True
                 if isinstance(index, faiss.IndexIVF):
                     index.nprobe = nprobe_for(index.nlist)
                 store.indexes[kind] = index

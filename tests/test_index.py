@@ -75,6 +75,37 @@ def test_catch_up_after_restart_embeds_only_new_changes(loaded: Database, embedd
     assert suggest(index, "扫描到邮箱 535", 1, AGENT).cases[0].entity["title"].startswith("扫描到邮箱失败")
 
 
+def test_an_index_saved_with_float32_lists_is_converted_once_without_embedding_again(
+        loaded: Database, embedder, tmp_path, monkeypatch) -> None:
+    import faiss
+
+    import indexer.vector_store as vector_store
+
+    monkeypatch.setattr(vector_store, "APPROXIMATE_FROM", 10)
+    monkeypatch.setattr(vector_store, "_lists_for", lambda size: 4)
+    folder = tmp_path / "index"
+    SearchIndex.open(loaded, embedder, folder)
+    manifest = vector_store.load_manifest(folder)
+    path = folder / manifest.files["ticket"]
+    half = faiss.read_index(str(path))
+    assert isinstance(half, faiss.IndexIVFScalarQuantizer)
+    old = faiss.IndexIVFFlat(faiss.clone_index(half.quantizer), half.d, half.nlist, faiss.METRIC_INNER_PRODUCT)
+    old.add_with_ids(*reversed(vector_store._ivf_contents(half)))  # the layout saved before float16 lists
+    faiss.write_index(old, str(path))
+    encoded = []
+    original = embedder.encode_documents
+    monkeypatch.setattr(embedder, "encode_documents", lambda texts, **kw: encoded.append(len(texts)) or original(texts, **kw))
+    index = SearchIndex.open(loaded, embedder, folder)
+    assert index.rebuilt_reason is None and encoded == []
+    assert isinstance(index.store.indexes["ticket"], faiss.IndexIVFScalarQuantizer)
+    saved = vector_store.load_manifest(folder)
+    assert saved.generation == manifest.generation + 1  # saved again in the current layout
+    assert isinstance(faiss.read_index(str(folder / saved.files["ticket"])), faiss.IndexIVFScalarQuantizer)
+    assert suggest(index, "打印机卡纸", 1, AGENT).cases
+    assert not SearchIndex.open(loaded, embedder, folder).store.converted
+    assert vector_store.load_manifest(folder).generation == saved.generation
+
+
 def test_crash_between_chunking_and_saving_is_repaired(loaded: Database, embedder, tmp_path) -> None:
     folder = tmp_path / "index"
     SearchIndex.open(loaded, embedder, folder)
