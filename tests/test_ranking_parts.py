@@ -238,6 +238,21 @@ def test_large_kinds_switch_to_an_approximate_index_that_keeps_ids(tmp_path: Pat
     assert loaded.is_approximate("ticket") and loaded.search("ticket", vectors[5], 1)[0][0] == 1005
 
 
+def test_exact_search_of_several_queries_over_many_blocks_finds_what_each_finds_alone() -> None:
+    rng = np.random.default_rng(17)
+    vectors = _unit_rows(rng.normal(size=(3001, 64)))  # 512 vectors a block: 6 blocks, the last of 441
+    store = VectorStore(64, crowded=False)
+    store.add("article", np.arange(5000, 8001), vectors)
+    queries = _unit_rows(rng.normal(size=(7, 64)))
+    together = store.search_many("article", queries, 20)
+    for query, found in zip(queries, together, strict=True):
+        alone = store.search("article", query, 20)
+        assert [i for i, _ in found] == [i for i, _ in alone]
+        assert np.allclose([s for _, s in found], [s for _, s in alone], atol=1e-6)
+        expected = np.argsort(-(vectors @ query), kind="stable")[:20] + 5000
+        assert [i for i, _ in found] == expected.tolist()
+
+
 def test_an_approximate_kind_keeps_float16_vectors_with_cosines_close_to_exact(monkeypatch) -> None:
     import indexer.vector_store as vector_store
 
