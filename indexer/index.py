@@ -173,8 +173,8 @@ class SearchIndex:
         reason = self._reject_reason(space, loaded[1] if loaded else None)
         if loaded and reason is None:
             space.store = loaded[0]
-            # converted to the current layout on load: saved again, or every start would convert it
-            self._layout_outdated = self._layout_outdated or space.store.converted
+            if space.store.converted:  # to the current layout on load: saved again, or every start converts it
+                self._unsaved = self._layout_outdated = True
         else:
             self.rebuilt_reason = reason
 
@@ -234,7 +234,6 @@ class SearchIndex:
         stages the files; it fsyncs and commits them on a background thread, so the sync thread
         soon goes back to catching up. Without an interval (the CLI) it is synchronous.
         """
-        self._unsaved = self._unsaved or self._layout_outdated
         if not self._unsaved or (not force and time.monotonic() - self._last_saved < self._save_interval):
             return
         if self._saving is not None and not self._saving.done():

@@ -379,8 +379,8 @@ def _ivf_contents(index: faiss.IndexIVF) -> tuple[np.ndarray, np.ndarray]:
         size = lists.list_size(n)
         if size:
             ids.append(faiss.rev_swig_ptr(lists.get_ids(n), size).copy())
-            codes = faiss.rev_swig_ptr(lists.get_codes(n), size * lists.code_size).copy()
-            vectors.append(codes.view(stored).reshape(size, index.d).astype(np.float32))
+            codes = faiss.rev_swig_ptr(lists.get_codes(n), size * lists.code_size)
+            vectors.append(codes.view(stored).reshape(size, index.d).astype(np.float32))  # astype copies
     if not ids:
         return np.zeros(0, dtype=np.int64), np.zeros((0, index.d), dtype=np.float32)
     return np.concatenate(ids).astype(np.int64), np.vstack(vectors)
