@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, wait
@@ -14,6 +15,7 @@ import numpy as np
 import sqlite_utils
 
 from indexer.analysis import CODE, highlight_terms, index_terms, latin_share, normalise
+from indexer.feedback import FEEDBACK_CHUNKS, moved_vector
 from indexer.fusion import zscore_ranking
 from indexer.highlight import make_snippet
 from indexer.index import DenseSpace, SearchIndex
@@ -37,8 +39,10 @@ from kb.visibility import Viewer
 # cost banking77 0.7 points of hit@1 (only stackfaq gained, 0.4 points of MRR@10).
 # `dense_zh` and `dense_extra` (the optional extra model for every text) are crowding-corrected like
 # the primary; with multilingual-e5-small, 1.0 beat 0.5 on both Chinese dev sets (cached embeddings).
+# `feedback` is not a list either: the dense side is searched again from query vectors moved that far
+# toward the best fused chunks (indexer/feedback.py); the baselines of `casewise eval` go without it.
 FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "dense_zh": 1.0, "dense_extra": 1.0, "keyword": 0.7,
-                  "codes": 1.0, "crowding": 0.5}
+                  "codes": 1.0, "crowding": 0.5, "feedback": 0.3}
 # Keyword lists: an id absent from one that was not cut matched no term (see zscore_fusion).
 SPARSE_LISTS = frozenset({"keyword", "codes"})
 MIN_CANDIDATES = 100
@@ -184,12 +188,15 @@ def suggest_many(index: SearchIndex, asks: Sequence[Ask], weights: Mapping[str, 
 
 
 Ranking = tuple[list[tuple[int, float]], dict[int, float]]
+# one embedding space searched for a lone query: its name, the query's vector, the nearest chunks per kind
+SpaceLists = tuple[str, np.ndarray, dict[str, list[tuple[int, float]]]]
 
 
 def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequence[Ask],
                         weights: Mapping[str, float]) -> list[dict[str, Ranking]]:
     """Per query, for each kind its ask sees: the fused (chunk id, score) list, best first, and the
-    primary dense similarity of each dense hit. The vectors are searched for all queries together."""
+    primary dense similarity of each dense hit. The vectors are searched for all queries together
+    (again with feedback, `_fed_back`)."""
     kinds = [kind for kind in ("ticket", "article") if any(kind in ask.kinds for ask in asks)]
     crowding = weights.get("crowding", 0.0)
     with index.search_lock:
@@ -200,8 +207,56 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
         # the similarity shown with a hit is the plain cosine of the primary space
         similarity = {kind: [_cosines(index.store, kind, lists.get("dense", []), crowding) for lists in dense[kind]]
                       for kind in kinds}
-    return [{kind: _fused(dense[kind][i] | keyword[i][kind], query, ask.candidates, weights, similarity[kind][i])
-             for kind in ask.kinds} for i, (query, ask) in enumerate(zip(queries, asks, strict=True))]
+        rankings = [{kind: _fused(dense[kind][i] | keyword[i][kind], query, ask.candidates, weights,
+                                  similarity[kind][i])
+                     for kind in ask.kinds} for i, (query, ask) in enumerate(zip(queries, asks, strict=True))]
+        return _fed_back(index, queries, asks, weights, keyword, rankings)
+
+
+def _fed_back(index: SearchIndex, queries: Sequence[Query], asks: Sequence[Ask], weights: Mapping[str, float],
+              keyword: Sequence[Mapping[str, dict[str, list[tuple[int, float]]]]],
+              rankings: list[dict[str, Ranking]]) -> list[dict[str, Ranking]]:
+    """With the `feedback` weight, each kind's ranking again: the dense side searched from the query's
+    vectors moved toward its best fused chunks of the kind (indexer/feedback.py), fused with the same
+    keyword lists. The similarity shown with a hit stays the query's own cosine. Call under the search lock."""
+    if not weights.get("feedback"):
+        return rankings
+    crowding = weights.get("crowding", 0.0)
+    again = [dict(ranking) for ranking in rankings]
+    for kind in ("ticket", "article"):
+        having = [i for i, ask in enumerate(asks) if kind in ask.kinds]
+        if not having:
+            continue
+        moved = [_moved_query(index, queries[i], kind, rankings[i][kind][0], weights["feedback"]) for i in having]
+        dense = _dense_lists(index, moved, [asks[i].candidates for i in having], kind, crowding)
+        for i, lists in zip(having, dense, strict=True):
+            similarity = _with_cosines(index.store, kind, queries[i], lists.get("dense", []), rankings[i][kind][1])
+            again[i][kind] = _fused(lists | keyword[i][kind], queries[i], asks[i].candidates, weights, similarity)
+    return again
+
+
+def _moved_query(index: SearchIndex, query: Query, kind: str, fused: list[tuple[int, float]],
+                 weight: float) -> Query:
+    """The query with each of its vectors moved toward the vectors its space holds of the top fused chunks."""
+    top = dict(fused[:FEEDBACK_CHUNKS])
+    vectors = {}
+    for space in index.spaces:
+        if space.name in query.vectors:
+            ids, neighbours = space.store.vectors_of(kind, list(top))
+            scores = np.array([top[chunk_id] for chunk_id in ids])
+            vectors[space.name] = moved_vector(query.vectors[space.name], neighbours, scores, weight)
+    return dataclasses.replace(query, vectors=vectors)
+
+
+def _with_cosines(store: VectorStore, kind: str, query: Query, scored: list[tuple[int, float]],
+                  known: dict[int, float]) -> dict[int, float]:
+    """`known` cosines plus the primary-space cosine of the query for ids of `scored` not in it."""
+    vector = query.vectors.get("dense")
+    new = [chunk_id for chunk_id, _ in scored if chunk_id not in known]
+    if vector is None or not new:
+        return known
+    ids, vectors = store.vectors_of(kind, new)
+    return {**known, **dict(zip(ids, (vectors @ vector).tolist(), strict=True))}
 
 
 def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],
@@ -248,11 +303,13 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],
                                                                                  True)
             here = [_search_space(spaces[0], ask, kinds_here, vectors[spaces[0].name], crowding)] if spaces else []
             here += [_search_space(space, ask, ask.kinds, None, crowding) for space in others[1:]]
-            query = _query(ask.text, vectors, share, terms, codes)
             keywords = keywords_there.result() if keywords_there else keywords_here
-            rankings = {kind: _fused_kind(index, query, ask, kind, weights, keywords[kind],
-                                          here + [task.result() for task, kinds in there if kind in kinds])
+            found = {kind: here + [task.result() for task, kinds in there if kind in kinds] for kind in ask.kinds}
+            vectors |= {name: vector for searched in found.values() for name, vector, _ in searched}
+            query = _query(ask.text, vectors, share, terms, codes)
+            rankings = {kind: _fused_kind(index, query, ask, kind, weights, keywords[kind], found[kind])
                         for kind in ask.kinds}
+            rankings = _fed_back(index, [query], [ask], weights, [keywords], [rankings])[0]
         finally:
             wait([task for task, _ in there] + ([keywords_there] if keywords_there else []))
     return query, rankings
@@ -260,22 +317,22 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],
 
 def _fused_kind(index: SearchIndex, query: Query, ask: Ask, kind: str, weights: Mapping[str, float],
                 keyword: dict[str, list[tuple[int, float]]],
-                found: list[tuple[str, dict[str, list[tuple[int, float]]]]]) -> Ranking:
+                found: list[SpaceLists]) -> Ranking:
     """One kind's fused ranking from its keyword lists and the dense lists of each space searched."""
-    dense = {name: lists[kind] for name, lists in found if kind in lists}
+    dense = {name: lists[kind] for name, _, lists in found if kind in lists}
     return _fused(dense | keyword, query, ask.candidates, weights,
                   _cosines(index.store, kind, dense.get("dense", []), weights.get("crowding", 0.0)))
 
 
 def _search_space(space: DenseSpace, ask: Ask, kinds: Sequence[str], vector: np.ndarray | None,
-                  crowding: float) -> tuple[str, dict[str, list[tuple[int, float]]]]:
-    """One embedding space's nearest chunks of each of `kinds` (the query encoded first when no vector
-    is given); a space that keeps crowding is corrected for it."""
+                  crowding: float) -> SpaceLists:
+    """One embedding space's query vector (encoded first when none is given) and nearest chunks of each
+    of `kinds`; a space that keeps crowding is corrected for it."""
     if vector is None:
         vector = space.embedder.encode_queries([ask.text])[0]
     applied = crowding if space.store.crowded else 0.0
-    return space.name, {kind: space.store.search_many(kind, vector[None, :], ask.candidates, applied)[0]
-                        for kind in kinds}
+    return space.name, vector, {kind: space.store.search_many(kind, vector[None, :], ask.candidates, applied)[0]
+                                for kind in kinds}
 
 
 def _dense_lists(index: SearchIndex, queries: Sequence[Query], candidates: Sequence[int], kind: str,

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -123,6 +124,22 @@ class VectorStore:
     def count(self, kind: str) -> int:
         """Number of vectors held for a kind."""
         return int(self.indexes[kind].ntotal)
+
+    def vectors_of(self, kind: str, ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        """The stored vectors (float32, n x dim) of those of `ids` the kind holds, with their ids in order.
+
+        Both index types look an id up directly: the exact one by its id map, the inverted-file one by
+        its hash-table direct map (`_half_ivf`), so a few vectors cost a few lookups.
+        """
+        index = self.indexes[kind]
+        found, rows = [], []
+        for chunk_id in ids:
+            try:
+                rows.append(index.reconstruct(int(chunk_id)))
+            except RuntimeError:  # FAISS raises for an id it does not hold
+                continue
+            found.append(int(chunk_id))
+        return found, np.array(rows, dtype=np.float32).reshape(len(rows), self.dim)
 
     def is_approximate(self, kind: str) -> bool:
         """Whether the kind is searched with the inverted-file index."""
@@ -227,6 +244,7 @@ class VectorStore:
                     index, store.converted = _with_half_lists(index), True
                 if isinstance(index, faiss.IndexIVF):
                     index.nprobe = nprobe_for(index.nlist)
+                    _with_direct_map(index)  # saved before it kept one
                 store.indexes[kind] = index
         except (OSError, KeyError, RuntimeError):
             return None
@@ -345,9 +363,19 @@ def _build_ivf(dim: int, ids: np.ndarray, vectors: np.ndarray) -> faiss.IndexIVF
 
 def _half_ivf(quantizer: faiss.Index, dim: int, lists: int) -> faiss.IndexIVFScalarQuantizer:
     """An empty inverted-file index over `quantizer`'s lists that stores float16 vectors (see the module
-    docstring); inner products, not residuals (a float16 vector needs no residual to be exact enough)."""
-    return faiss.IndexIVFScalarQuantizer(quantizer, dim, lists, faiss.ScalarQuantizer.QT_fp16,
-                                         faiss.METRIC_INNER_PRODUCT, False)
+    docstring); inner products, not residuals (a float16 vector needs no residual to be exact enough).
+    It keeps a direct map from id to vector (`_with_direct_map`)."""
+    index = faiss.IndexIVFScalarQuantizer(quantizer, dim, lists, faiss.ScalarQuantizer.QT_fp16,
+                                          faiss.METRIC_INNER_PRODUCT, False)
+    return _with_direct_map(index)
+
+
+def _with_direct_map(index: faiss.IndexIVF) -> faiss.IndexIVF:
+    """Keep a hash table from id to list position (saved with the index), so `VectorStore.vectors_of`
+    reads a chunk's vector without a scan; about 40 bytes per vector."""
+    if index.direct_map.type != faiss.DirectMap.Hashtable:
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    return index
 
 
 def _with_half_lists(index: faiss.IndexIVFFlat) -> faiss.IndexIVFScalarQuantizer:

@@ -288,6 +288,39 @@ def test_hits_show_their_plain_cosine_though_ranked_with_crowding(loaded: Databa
     assert all(r > 0 for r in index.store.crowding_of("article", np.array([hit.chunk_id for hit in hits])))
 
 
+def test_feedback_searches_again_toward_the_best_chunks_and_hits_keep_the_query_cosine(
+        loaded: Database, embedder, tmp_path, monkeypatch) -> None:
+    """With `feedback`, each kind's vectors are searched a second time from the query vector moved toward
+    its best fused chunks; without it, once. A hit's similarity stays the plain cosine of the query itself."""
+    import indexer.search as search
+
+    index = SearchIndex.open(loaded, embedder, tmp_path / "index")
+    query = "VPN keeps disconnecting"
+    vector = embedder.encode_queries([query])[0]
+    searched: list[tuple[str, np.ndarray]] = []
+    dense_lists = search._dense_lists
+
+    def recording(index, queries, candidates, kind, crowding):
+        searched.append((kind, queries[0].vectors["dense"]))
+        return dense_lists(index, queries, candidates, kind, crowding)
+
+    monkeypatch.setattr(search, "_dense_lists", recording)
+    without = suggest(index, query, 5, AGENT, weights={**search.FUSION_WEIGHTS, "feedback": 0.0})
+    assert [kind for kind, _ in searched] == ["ticket", "article"]
+    searched.clear()
+    found = suggest(index, query, 5, AGENT)
+    assert [kind for kind, _ in searched] == ["ticket", "article", "ticket", "article"]
+    assert all(np.array_equal(moved, vector) for _, moved in searched[:2])
+    for (kind, moved), hits in zip(searched[2:], (without.cases, without.articles), strict=True):
+        top = index.store.vectors_of(kind, [hits[0].chunk_id])[1][0]
+        assert np.isclose(np.linalg.norm(moved), 1.0, atol=1e-5)
+        assert moved @ top > vector @ top and moved @ vector > 0.9  # toward the best chunk, still the query
+    shown = [hit for hit in found.cases + found.articles if hit.similarity is not None]
+    assert shown
+    for hit in shown:
+        assert abs(hit.similarity - float(index.store.vectors_of(hit.kind, [hit.chunk_id])[1][0] @ vector)) < 1e-5
+
+
 def test_exact_search_matches_faiss_flat_search() -> None:
     """The numpy path for exact kinds returns FAISS IndexFlatIP's ranking, after removals too."""
     import faiss

@@ -295,6 +295,52 @@ def test_an_index_saved_with_float32_lists_loads_with_float16_lists_and_the_same
     assert np.allclose(loaded.crowding_of("ticket", np.arange(4000)), store.crowding_of("ticket", np.arange(4000)))
 
 
+def test_both_kinds_of_index_give_the_stored_vectors_of_the_ids_they_hold(tmp_path: Path, monkeypatch) -> None:
+    """Exact and approximate kinds look vectors up by id (feedback reads a few per query), after removals,
+    after a save and load, and in an approximate index saved before it kept a direct map."""
+    import faiss
+
+    import indexer.vector_store as vector_store
+
+    monkeypatch.setattr(vector_store, "APPROXIMATE_FROM", 3000)
+    rng = np.random.default_rng(19)
+    vectors = _unit_rows(rng.normal(size=(4000, 16)))
+    store = VectorStore(16, crowded=False)
+    store.add("ticket", np.arange(10, 4010), vectors)
+    store.add("article", np.arange(10, 110), vectors[:100])
+    store.remove("ticket", np.array([12]))
+    store.remove("article", np.array([12]))
+    assert store.is_approximate("ticket") and not store.is_approximate("article")
+    for kind, tolerance in (("ticket", 1e-3), ("article", 0.0)):  # the approximate kind stores float16
+        ids, found = store.vectors_of(kind, [11, 12, 99999, 13])
+        assert ids == [11, 13] and found.shape == (2, 16) and found.dtype == np.float32
+        assert np.allclose(found, vectors[[1, 3]], atol=tolerance)
+    none, empty = store.vectors_of("ticket", [])
+    assert none == [] and empty.shape == (0, 16)
+    store.save(tmp_path, Manifest(model="m", dim=16, counts={}, last_outbox_id=1))
+    loaded, _ = VectorStore.load(tmp_path)
+    assert np.allclose(loaded.vectors_of("ticket", [4009])[1], vectors[[3999]], atol=1e-3)
+    loaded.indexes["ticket"].set_direct_map_type(faiss.DirectMap.NoMap)  # as saved before session 17
+    loaded.save(tmp_path, Manifest(model="m", dim=16, counts={}, last_outbox_id=1))
+    reloaded, _ = VectorStore.load(tmp_path)
+    assert reloaded.vectors_of("ticket", [11, 12])[0] == [11]
+    assert reloaded.search("ticket", vectors[5], 1)[0][0] == 15
+
+
+def test_feedback_moves_a_query_vector_toward_its_best_chunks_by_their_scores() -> None:
+    from indexer.feedback import moved_vector
+
+    query = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    neighbours = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
+    moved = moved_vector(query, neighbours, np.array([2.0, 1.0]), 0.3)
+    assert moved.dtype == np.float32 and np.isclose(np.linalg.norm(moved), 1.0)
+    assert moved[0] > moved[1] > moved[2] > 0  # mostly the query; the better-scored chunk pulls harder
+    shares = np.exp([0.0, -1.0])
+    expected = query + 0.3 * (shares @ neighbours) / shares.sum()
+    assert np.allclose(moved, expected / np.linalg.norm(expected))
+    assert moved_vector(query, np.zeros((0, 3), dtype=np.float32), np.zeros(0), 0.3) is query
+
+
 def test_approximate_index_is_retrained_when_it_grows_fourfold(monkeypatch) -> None:
     import indexer.vector_store as vector_store
 
