@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, wait
@@ -15,7 +14,7 @@ import numpy as np
 import sqlite_utils
 
 from indexer.analysis import CODE, highlight_terms, index_terms, latin_share, normalise
-from indexer.feedback import FEEDBACK_CHUNKS, moved_vector
+from indexer.feedback import FEEDBACK_CHUNKS, FEEDBACK_DEPTH, moved_vector
 from indexer.fusion import zscore_ranking
 from indexer.highlight import make_snippet
 from indexer.index import DenseSpace, SearchIndex
@@ -39,8 +38,9 @@ from kb.visibility import Viewer
 # cost banking77 0.7 points of hit@1 (only stackfaq gained, 0.4 points of MRR@10).
 # `dense_zh` and `dense_extra` (the optional extra model for every text) are crowding-corrected like
 # the primary; with multilingual-e5-small, 1.0 beat 0.5 on both Chinese dev sets (cached embeddings).
-# `feedback` is not a list either: the dense side is searched again from query vectors moved that far
-# toward the best fused chunks (indexer/feedback.py); the baselines of `casewise eval` go without it.
+# `feedback` is not a list either: each dense candidate's score gains that weight x its cosine to the
+# best fused chunks (indexer/feedback.py), and the lists are fused again; `casewise eval`'s baselines
+# go without it.
 FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "dense_zh": 1.0, "dense_extra": 1.0, "keyword": 0.7,
                   "codes": 1.0, "crowding": 0.5, "feedback": 0.3}
 # Keyword lists: an id absent from one that was not cut matched no term (see zscore_fusion).
@@ -195,12 +195,12 @@ SpaceLists = tuple[str, np.ndarray, dict[str, list[tuple[int, float]]]]
 def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequence[Ask],
                         weights: Mapping[str, float]) -> list[dict[str, Ranking]]:
     """Per query, for each kind its ask sees: the fused (chunk id, score) list, best first, and the
-    primary dense similarity of each dense hit. The vectors are searched for all queries together
-    (again with feedback, `_fed_back`)."""
+    primary dense similarity of each dense hit. The vectors are searched for all queries together;
+    with feedback the dense lists are then re-scored (`_fed_back`)."""
     kinds = [kind for kind in ("ticket", "article") if any(kind in ask.kinds for ask in asks)]
     crowding = weights.get("crowding", 0.0)
     with index.search_lock:
-        dense = {kind: _dense_lists(index, queries, [ask.candidates for ask in asks], kind, crowding)
+        dense = {kind: _dense_lists(index, queries, [_dense_depth(ask, weights) for ask in asks], kind, crowding)
                  for kind in kinds}
         keyword = [_keyword_lists_of_kinds(index, query.terms, query.codes, ask, weights)
                    for query, ask in zip(queries, asks, strict=True)]
@@ -210,53 +210,49 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
         rankings = [{kind: _fused(dense[kind][i] | keyword[i][kind], query, ask.candidates, weights,
                                   similarity[kind][i])
                      for kind in ask.kinds} for i, (query, ask) in enumerate(zip(queries, asks, strict=True))]
-        return _fed_back(index, queries, asks, weights, keyword, rankings)
+        first = [{kind: dense[kind][i] for kind in ask.kinds} for i, ask in enumerate(asks)]
+        return _fed_back(index, queries, asks, weights, first, keyword, rankings)
 
 
 def _fed_back(index: SearchIndex, queries: Sequence[Query], asks: Sequence[Ask], weights: Mapping[str, float],
+              dense: Sequence[Mapping[str, Mapping[str, list[tuple[int, float]]]]],
               keyword: Sequence[Mapping[str, dict[str, list[tuple[int, float]]]]],
               rankings: list[dict[str, Ranking]]) -> list[dict[str, Ranking]]:
-    """With the `feedback` weight, each kind's ranking again: the dense side searched from the query's
-    vectors moved toward its best fused chunks of the kind (indexer/feedback.py), fused with the same
-    keyword lists. The similarity shown with a hit stays the query's own cosine. Call under the search lock."""
-    if not weights.get("feedback"):
+    """With the `feedback` weight, each kind's ranking again: every dense list's candidates scored anew
+    from the query vector moved toward the query's best fused chunks of the kind (indexer/feedback.py),
+    and fused again with the same keyword lists. `dense`: per query, kind and space, the first dense
+    lists (searched `FEEDBACK_DEPTH` times as deep). The similarity shown with a hit stays the query's
+    own cosine. Call under the search lock."""
+    weight = weights.get("feedback", 0.0)
+    if not weight:
         return rankings
+    spaces = {space.name: space for space in index.spaces}
     crowding = weights.get("crowding", 0.0)
     again = [dict(ranking) for ranking in rankings]
-    for kind in ("ticket", "article"):
-        having = [i for i, ask in enumerate(asks) if kind in ask.kinds]
-        if not having:
-            continue
-        moved = [_moved_query(index, queries[i], kind, rankings[i][kind][0], weights["feedback"]) for i in having]
-        dense = _dense_lists(index, moved, [asks[i].candidates for i in having], kind, crowding)
-        for i, lists in zip(having, dense, strict=True):
-            similarity = _with_cosines(index.store, kind, queries[i], lists.get("dense", []), rankings[i][kind][1])
-            again[i][kind] = _fused(lists | keyword[i][kind], queries[i], asks[i].candidates, weights, similarity)
+    for i, (query, ask) in enumerate(zip(queries, asks, strict=True)):
+        for kind in ask.kinds:
+            fused, similarity = rankings[i][kind]
+            top = dict(fused[:FEEDBACK_CHUNKS])
+            lists = {name: _rescored(spaces[name].store, kind, scored, query.vectors[name], top, weight, crowding)
+                     for name, scored in dense[i][kind].items()}
+            again[i][kind] = _fused(lists | keyword[i][kind], query, ask.candidates, weights, similarity)
     return again
 
 
-def _moved_query(index: SearchIndex, query: Query, kind: str, fused: list[tuple[int, float]],
-                 weight: float) -> Query:
-    """The query with each of its vectors moved toward the vectors its space holds of the top fused chunks."""
-    top = dict(fused[:FEEDBACK_CHUNKS])
-    vectors = {}
-    for space in index.spaces:
-        if space.name in query.vectors:
-            ids, neighbours = space.store.vectors_of(kind, list(top))
-            scores = np.array([top[chunk_id] for chunk_id in ids])
-            vectors[space.name] = moved_vector(query.vectors[space.name], neighbours, scores, weight)
-    return dataclasses.replace(query, vectors=vectors)
-
-
-def _with_cosines(store: VectorStore, kind: str, query: Query, scored: list[tuple[int, float]],
-                  known: dict[int, float]) -> dict[int, float]:
-    """`known` cosines plus the primary-space cosine of the query for ids of `scored` not in it."""
-    vector = query.vectors.get("dense")
-    new = [chunk_id for chunk_id, _ in scored if chunk_id not in known]
-    if vector is None or not new:
-        return known
-    ids, vectors = store.vectors_of(kind, new)
-    return {**known, **dict(zip(ids, (vectors @ vector).tolist(), strict=True))}
+def _rescored(store: VectorStore, kind: str, scored: list[tuple[int, float]], vector: np.ndarray,
+              top: Mapping[int, float], weight: float, crowding: float) -> list[tuple[int, float]]:
+    """A dense list's candidates, best first, scored as the first search scored them (cosine, less
+    crowding if the space keeps it) but from `vector` moved toward the `top` fused chunks the space holds."""
+    top_ids, top_vectors = store.vectors_of(kind, list(top))
+    if not scored or not top_ids:
+        return scored
+    moved = moved_vector(vector, top_vectors, np.array([top[chunk_id] for chunk_id in top_ids]), weight)
+    ids = [chunk_id for chunk_id, _ in scored]
+    scores = store.cosines(kind, moved, ids, vector)
+    if crowding and store.crowded:
+        scores -= np.float32(crowding) * store.crowding_of(kind, np.asarray(ids, dtype=np.int64))
+    order = np.argsort(-scores, kind="stable")
+    return list(zip(np.asarray(ids)[order].tolist(), scores[order].tolist(), strict=True))
 
 
 def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],
@@ -283,12 +279,12 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],
     """
     share = latin_share(ask.text)
     spaces = [space for space in index.spaces if weights.get(space.name) and space.reads(share)]
-    crowding = weights.get("crowding", 0.0)
+    crowding, depth = weights.get("crowding", 0.0), _dense_depth(ask, weights)
     terms, codes = index_terms(ask.text), _codes(ask.text)
     with index.search_lock:  # held until every helper task is done: they read the index
         others = sorted(spaces[1:], key=lambda space: space.embedder.query_ms, reverse=True)
         # (task, the kinds its dense lists cover)
-        there = [(helper.submit(_search_space, space, ask, ask.kinds, None, crowding), ask.kinds)
+        there = [(helper.submit(_search_space, space, ask, ask.kinds, None, crowding, depth), ask.kinds)
                  for space in others[:1]]
         keywords_there = None if there else helper.submit(_keyword_lists_of_kinds, index, terms, codes, ask,
                                                           weights, True)
@@ -298,18 +294,19 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],
             if vectors and keywords_there and len(ask.kinds) > 1:
                 kinds_here = ask.kinds[:-1]
                 there.append((helper.submit(_search_space, spaces[0], ask, ask.kinds[-1:], vectors[spaces[0].name],
-                                            crowding), ask.kinds[-1:]))
+                                            crowding, depth), ask.kinds[-1:]))
             keywords_here = None if keywords_there else _keyword_lists_of_kinds(index, terms, codes, ask, weights,
                                                                                  True)
-            here = [_search_space(spaces[0], ask, kinds_here, vectors[spaces[0].name], crowding)] if spaces else []
-            here += [_search_space(space, ask, ask.kinds, None, crowding) for space in others[1:]]
+            here = [_search_space(spaces[0], ask, kinds_here, vectors[spaces[0].name], crowding, depth)] if spaces else []
+            here += [_search_space(space, ask, ask.kinds, None, crowding, depth) for space in others[1:]]
             keywords = keywords_there.result() if keywords_there else keywords_here
             found = {kind: here + [task.result() for task, kinds in there if kind in kinds] for kind in ask.kinds}
             vectors |= {name: vector for searched in found.values() for name, vector, _ in searched}
             query = _query(ask.text, vectors, share, terms, codes)
             rankings = {kind: _fused_kind(index, query, ask, kind, weights, keywords[kind], found[kind])
                         for kind in ask.kinds}
-            rankings = _fed_back(index, [query], [ask], weights, [keywords], [rankings])[0]
+            first = {kind: {name: lists[kind] for name, _, lists in found[kind] if kind in lists} for kind in ask.kinds}
+            rankings = _fed_back(index, [query], [ask], weights, [first], [keywords], [rankings])[0]
         finally:
             wait([task for task, _ in there] + ([keywords_there] if keywords_there else []))
     return query, rankings
@@ -325,13 +322,13 @@ def _fused_kind(index: SearchIndex, query: Query, ask: Ask, kind: str, weights: 
 
 
 def _search_space(space: DenseSpace, ask: Ask, kinds: Sequence[str], vector: np.ndarray | None,
-                  crowding: float) -> SpaceLists:
-    """One embedding space's query vector (encoded first when none is given) and nearest chunks of each
-    of `kinds`; a space that keeps crowding is corrected for it."""
+                  crowding: float, depth: int) -> SpaceLists:
+    """One embedding space's query vector (encoded first when none is given) and `depth` nearest chunks
+    of each of `kinds`; a space that keeps crowding is corrected for it."""
     if vector is None:
         vector = space.embedder.encode_queries([ask.text])[0]
     applied = crowding if space.store.crowded else 0.0
-    return space.name, vector, {kind: space.store.search_many(kind, vector[None, :], ask.candidates, applied)[0]
+    return space.name, vector, {kind: space.store.search_many(kind, vector[None, :], depth, applied)[0]
                                 for kind in kinds}
 
 
@@ -385,7 +382,15 @@ def _keyword_lists(index: SearchIndex, terms: list[str], codes: list[str], kind:
 
 def _fused(lists: Mapping[str, list[tuple[int, float]]], query: Query, candidates: int,
            weights: Mapping[str, float], similarity: dict[int, float]) -> Ranking:
-    return zscore_ranking(lists, _language_weights(weights, query.latin_share), candidates, SPARSE_LISTS), similarity
+    """The lists' first `candidates` each (a dense list searched deeper for feedback is cut), fused."""
+    cut = {name: scored[:candidates] for name, scored in lists.items()}
+    return zscore_ranking(cut, _language_weights(weights, query.latin_share), candidates, SPARSE_LISTS), similarity
+
+
+def _dense_depth(ask: Ask, weights: Mapping[str, float]) -> int:
+    """How many nearest chunks each dense list takes: its candidates, and `FEEDBACK_DEPTH` times as many
+    with feedback, which may lift some of those below into the candidates."""
+    return ask.candidates * (FEEDBACK_DEPTH if weights.get("feedback") else 1)
 
 
 def _hits_of_kind(

@@ -132,6 +132,10 @@ class VectorStore:
         its hash-table direct map (`_half_ivf`), so a few vectors cost a few lookups.
         """
         index = self.indexes[kind]
+        try:  # one call for ids all held (a dense list's candidates)
+            return [int(chunk_id) for chunk_id in ids], index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        except RuntimeError:  # FAISS raises for an id it does not hold: look them up one by one
+            pass
         found, rows = [], []
         for chunk_id in ids:
             try:
@@ -140,6 +144,31 @@ class VectorStore:
                 continue
             found.append(int(chunk_id))
         return found, np.array(rows, dtype=np.float32).reshape(len(rows), self.dim)
+
+    def cosines(self, kind: str, vector: np.ndarray, ids: Sequence[int], found_from: np.ndarray) -> np.ndarray:
+        """`vector`'s cosine with each of `ids` (held by the kind), which a search from `found_from` returned.
+
+        An exact kind reads those vectors by id. An inverted-file kind scans the lists that search visited
+        for those ids only: FAISS decoded float16 vectors one by one at about 1.2 us each (200 ids at 200k
+        vectors: 0.25-0.6 ms), where scanning the 8 visited lists took 0.1-0.27 ms.
+        """
+        index = self.indexes[kind]
+        ids = np.asarray(ids, dtype=np.int64)
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        if not isinstance(index, faiss.IndexIVF) or not len(ids):
+            return self.vectors_of(kind, ids.tolist())[1] @ query[0]
+        lists, distances = _visited_lists(index, found_from)
+        scores = np.empty((1, len(ids)), dtype=np.float32)
+        labels = np.empty((1, len(ids)), dtype=np.int64)
+        visited_only = faiss.SearchParametersIVF(sel=faiss.IDSelectorBatch(ids), nprobe=index.nprobe)
+        index.search_preassigned_c(1, faiss.swig_ptr(query), len(ids), faiss.swig_ptr(lists),
+                                   faiss.swig_ptr(distances), faiss.swig_ptr(scores), faiss.swig_ptr(labels), False,
+                                   visited_only)
+        found = dict(zip(labels[0].tolist(), scores[0].tolist(), strict=True))
+        missing = [chunk_id for chunk_id in ids.tolist() if chunk_id not in found]
+        if missing:  # not in the visited lists (not found from `found_from`): read by id
+            found |= dict(zip(missing, (self.vectors_of(kind, missing)[1] @ query[0]).tolist(), strict=True))
+        return np.array([found[chunk_id] for chunk_id in ids.tolist()], dtype=np.float32)
 
     def is_approximate(self, kind: str) -> bool:
         """Whether the kind is searched with the inverted-file index."""
@@ -334,6 +363,13 @@ def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
 def single_threaded_vector_search() -> None:
     """Make FAISS searches called from this thread run on it alone (OpenMP's thread count is per thread)."""
     faiss.omp_set_num_threads(1)
+
+
+def _visited_lists(index: faiss.IndexIVF, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lists a search from `vector` visits (1 x nprobe ids) and the vector's inner products with them."""
+    distances, lists = index.quantizer.search(np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1),
+                                              index.nprobe)
+    return np.ascontiguousarray(lists), np.ascontiguousarray(distances)
 
 
 def _lists_for(size: int) -> int:

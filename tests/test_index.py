@@ -288,33 +288,45 @@ def test_hits_show_their_plain_cosine_though_ranked_with_crowding(loaded: Databa
     assert all(r > 0 for r in index.store.crowding_of("article", np.array([hit.chunk_id for hit in hits])))
 
 
-def test_feedback_searches_again_toward_the_best_chunks_and_hits_keep_the_query_cosine(
+def test_feedback_scores_deeper_candidates_as_a_search_from_the_moved_query_would(
         loaded: Database, embedder, tmp_path, monkeypatch) -> None:
-    """With `feedback`, each kind's vectors are searched a second time from the query vector moved toward
-    its best fused chunks; without it, once. A hit's similarity stays the plain cosine of the query itself."""
+    """With `feedback`, each kind's dense list is searched twice as deep, once, and its candidates are scored
+    as a search from the query vector moved toward the best fused chunks would score them (the fixture's
+    kinds hold fewer chunks than that depth, so the two must agree). A hit's similarity stays the plain
+    cosine of the query itself."""
     import indexer.search as search
+    from indexer.feedback import moved_vector
 
     index = SearchIndex.open(loaded, embedder, tmp_path / "index")
-    query = "VPN keeps disconnecting"
-    vector = embedder.encode_queries([query])[0]
-    searched: list[tuple[str, np.ndarray]] = []
+    text = "VPN keeps disconnecting"
+    depths: list[tuple[str, list[int]]] = []
     dense_lists = search._dense_lists
 
     def recording(index, queries, candidates, kind, crowding):
-        searched.append((kind, queries[0].vectors["dense"]))
+        depths.append((kind, list(candidates)))
         return dense_lists(index, queries, candidates, kind, crowding)
 
     monkeypatch.setattr(search, "_dense_lists", recording)
-    without = suggest(index, query, 5, AGENT, weights={**search.FUSION_WEIGHTS, "feedback": 0.0})
-    assert [kind for kind, _ in searched] == ["ticket", "article"]
-    searched.clear()
-    found = suggest(index, query, 5, AGENT)
-    assert [kind for kind, _ in searched] == ["ticket", "article", "ticket", "article"]
-    assert all(np.array_equal(moved, vector) for _, moved in searched[:2])
-    for (kind, moved), hits in zip(searched[2:], (without.cases, without.articles), strict=True):
-        top = index.store.vectors_of(kind, [hits[0].chunk_id])[1][0]
-        assert np.isclose(np.linalg.norm(moved), 1.0, atol=1e-5)
-        assert moved @ top > vector @ top and moved @ vector > 0.9  # toward the best chunk, still the query
+    without = {**search.FUSION_WEIGHTS, "feedback": 0.0}
+    suggest(index, text, 5, AGENT, weights=without)
+    assert depths == [("ticket", [100]), ("article", [100])]
+    depths.clear()
+    found = suggest(index, text, 5, AGENT)
+    assert depths == [("ticket", [200]), ("article", [200])]
+
+    query, ask = search.analyse_query(index, text, without), search.Ask(text, 5, AGENT)
+    vector = query.vectors["dense"]
+    first = search.fused_rankings_many(index, [query], [ask], without)[0]
+    for kind in ("ticket", "article"):
+        top = dict(first[kind][0][:3])
+        ids, best = index.store.vectors_of(kind, list(top))
+        moved = moved_vector(vector, best, np.array([top[chunk_id] for chunk_id in ids]), 0.3)
+        assert moved @ best[0] > vector @ best[0] and moved @ vector > 0.9  # toward the best chunk, still the query
+        scored = index.store.search_many(kind, vector[None, :], 200, 0.5)[0]
+        rescored = search._rescored(index.store, kind, scored, vector, top, 0.3, 0.5)
+        searched = index.store.search_many(kind, moved[None, :], 200, 0.5)[0]
+        assert [chunk_id for chunk_id, _ in rescored] == [chunk_id for chunk_id, _ in searched]
+        assert np.allclose([score for _, score in rescored], [score for _, score in searched], atol=1e-5)
     shown = [hit for hit in found.cases + found.articles if hit.similarity is not None]
     assert shown
     for hit in shown:

@@ -154,8 +154,7 @@ def test_a_caller_waiting_past_the_timeout_gets_a_503_and_its_query_is_dropped(i
 def test_a_lone_query_on_an_idle_server_shares_its_work_with_a_helper_thread(index: SearchIndex,
                                                                            monkeypatch) -> None:
     """The helper scores the keywords, and searches the articles' vectors when the ask sees tickets too;
-    not when a batch is answered, nor when a sibling server process has requests in flight. The second
-    search of each kind's vectors (feedback, indexer/feedback.py) runs on the search thread."""
+    not when a batch is answered, nor when a sibling server process has requests in flight."""
     work = _record_work_threads(monkeypatch)
     with ThreadPoolExecutor(1, "search") as pool, ThreadPoolExecutor(1, "helper") as helper:
         batcher = SuggestBatcher(index, pool, helper=helper)
@@ -163,11 +162,10 @@ def test_a_lone_query_on_an_idle_server_shares_its_work_with_a_helper_thread(ind
             work.clear()
             answer = batcher.answer(text, k, viewer, timeout=60)
             if viewer is AGENT:
-                assert sorted(work) == sorted([("article vectors", "helper"), ("keywords", "helper"),
-                                               ("ticket vectors", "search")] + _fed_back(("ticket", "article")))
+                assert sorted(work) == [("article vectors", "helper"), ("keywords", "helper"),
+                                        ("ticket vectors", "search")]
             else:  # a requester sees articles only: their vectors are searched on the search thread
-                assert sorted(work) == sorted([("article vectors", "search"), ("keywords", "helper")]
-                                              + _fed_back(("article",)))
+                assert sorted(work) == [("article vectors", "search"), ("keywords", "helper")]
             alone = suggest(index, text, k, viewer)
             assert [(h.kind, h.chunk_id) for h in answer.cases + answer.articles] == \
                    [(h.kind, h.chunk_id) for h in alone.cases + alone.articles]
@@ -176,7 +174,7 @@ def test_a_lone_query_on_an_idle_server_shares_its_work_with_a_helper_thread(ind
         work.clear()
         batcher.server_busy = lambda: True  # requests in flight in a sibling server process
         assert batcher.answer("VPN keeps disconnecting", 3, AGENT, timeout=60).cases
-        assert sorted(work) == sorted(_all_on("search") + _fed_back(("ticket", "article")))
+        assert sorted(work) == _all_on("search")
         batcher.server_busy = lambda: False
         work.clear()
         release = _hold(pool)
@@ -259,11 +257,6 @@ def _fail_beside_a_slow_side(index: SearchIndex, monkeypatch, slow: str, broken:
 
 def _all_on(thread: str) -> list[tuple[str, str]]:
     return [("article vectors", thread), ("keywords", thread), ("ticket vectors", thread)]
-
-
-def _fed_back(kinds: tuple[str, ...]) -> list[tuple[str, str]]:
-    """The feedback pass's vector searches (one per kind, on the search thread)."""
-    return [(f"{kind} vectors", "search") for kind in kinds]
 
 
 def _record_work_threads(monkeypatch) -> list[tuple[str, str]]:
