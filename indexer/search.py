@@ -247,12 +247,12 @@ def _rescored(store: VectorStore, kind: str, scored: list[tuple[int, float]], ve
     if not scored or not top_ids:
         return scored
     moved = moved_vector(vector, top_vectors, np.array([top[chunk_id] for chunk_id in top_ids]), weight)
-    ids = [chunk_id for chunk_id, _ in scored]
+    ids = np.fromiter((chunk_id for chunk_id, _ in scored), dtype=np.int64, count=len(scored))
     scores = store.cosines(kind, moved, ids, vector)
     if crowding and store.crowded:
-        scores -= np.float32(crowding) * store.crowding_of(kind, np.asarray(ids, dtype=np.int64))
+        scores -= np.float32(crowding) * store.crowding_of(kind, ids)
     order = np.argsort(-scores, kind="stable")
-    return list(zip(np.asarray(ids)[order].tolist(), scores[order].tolist(), strict=True))
+    return list(zip(ids[order].tolist(), scores[order].tolist(), strict=True))
 
 
 def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],

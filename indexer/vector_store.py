@@ -132,8 +132,9 @@ class VectorStore:
         its hash-table direct map (`_half_ivf`), so a few vectors cost a few lookups.
         """
         index = self.indexes[kind]
+        keys = np.asarray(ids, dtype=np.int64)
         try:  # one call for ids all held (a dense list's candidates)
-            return [int(chunk_id) for chunk_id in ids], index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+            return keys.tolist(), index.reconstruct_batch(keys)
         except RuntimeError:  # FAISS raises for an id it does not hold: look them up one by one
             pass
         found, rows = [], []
@@ -156,7 +157,7 @@ class VectorStore:
         ids = np.asarray(ids, dtype=np.int64)
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         if not isinstance(index, faiss.IndexIVF) or not len(ids):
-            return self.vectors_of(kind, ids.tolist())[1] @ query[0]
+            return self.vectors_of(kind, ids)[1] @ query[0]
         lists, distances = _visited_lists(index, found_from)
         scores = np.empty((1, len(ids)), dtype=np.float32)
         labels = np.empty((1, len(ids)), dtype=np.int64)
@@ -408,7 +409,8 @@ def _half_ivf(quantizer: faiss.Index, dim: int, lists: int) -> faiss.IndexIVFSca
 
 def _with_direct_map(index: faiss.IndexIVF) -> faiss.IndexIVF:
     """Keep a hash table from id to list position (saved with the index), so `VectorStore.vectors_of`
-    reads a chunk's vector without a scan; about 40 bytes per vector."""
+    reads a chunk's vector without a scan. Per million vectors: 28.5 MiB of memory, 15.3 MiB in the file
+    (against about 985 MiB for the float16 lists of 512 dimensions)."""
     if index.direct_map.type != faiss.DirectMap.Hashtable:
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
     return index
