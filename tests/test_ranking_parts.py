@@ -300,14 +300,7 @@ def test_both_kinds_of_index_give_the_stored_vectors_of_the_ids_they_hold(tmp_pa
     after a save and load, and in an approximate index saved before it kept a direct map."""
     import faiss
 
-    import indexer.vector_store as vector_store
-
-    monkeypatch.setattr(vector_store, "APPROXIMATE_FROM", 3000)
-    rng = np.random.default_rng(19)
-    vectors = _unit_rows(rng.normal(size=(4000, 16)))
-    store = VectorStore(16, crowded=False)
-    store.add("ticket", np.arange(10, 4010), vectors)
-    store.add("article", np.arange(10, 110), vectors[:100])
+    store, vectors = _approximate_tickets_exact_articles(monkeypatch, first_id=10, articles=100)
     store.remove("ticket", np.array([12]))
     store.remove("article", np.array([12]))
     assert store.is_approximate("ticket") and not store.is_approximate("article")
@@ -330,15 +323,8 @@ def test_both_kinds_of_index_give_the_stored_vectors_of_the_ids_they_hold(tmp_pa
 def test_cosines_of_found_ids_equal_their_vectors_products_in_both_kinds_of_index(monkeypatch) -> None:
     """The candidates a search found, scored from another vector: exact kinds read them by id, approximate
     ones scan the lists that search visited (an id outside them is read by id)."""
-    import indexer.vector_store as vector_store
-
-    monkeypatch.setattr(vector_store, "APPROXIMATE_FROM", 3000)
-    rng = np.random.default_rng(23)
-    vectors = _unit_rows(rng.normal(size=(4000, 16)))
-    store = VectorStore(16, crowded=False)
-    store.add("ticket", np.arange(100, 4100), vectors)
-    store.add("article", np.arange(100, 600), vectors[:500])
-    query, other = vectors[7], _unit_rows(rng.normal(size=(1, 16)))[0]
+    store, vectors = _approximate_tickets_exact_articles(monkeypatch, first_id=100, articles=500)
+    query, other = vectors[7], _unit_rows(np.random.default_rng(23).normal(size=(1, 16)))[0]
     for kind, tolerance in (("ticket", 2e-3), ("article", 1e-6)):
         found = [chunk_id for chunk_id, _ in store.search(kind, query, 60)]
         far = int(np.argmin(vectors[:500] @ query)) + 100  # in a list a search from the query does not visit
@@ -346,6 +332,19 @@ def test_cosines_of_found_ids_equal_their_vectors_products_in_both_kinds_of_inde
         assert np.allclose(store.cosines(kind, other, ids, query), vectors[np.array(ids) - 100] @ other,
                            atol=tolerance)
     assert store.is_approximate("ticket") and store.cosines("ticket", other, [], query).shape == (0,)
+
+
+def _approximate_tickets_exact_articles(monkeypatch, first_id: int, articles: int) -> tuple[VectorStore, np.ndarray]:
+    """A store of 4,000 random unit vectors of 16 dimensions as tickets (approximate: the threshold is
+    lowered to 3,000) and the first `articles` of them as articles (exact), ids from `first_id`."""
+    import indexer.vector_store as vector_store
+
+    monkeypatch.setattr(vector_store, "APPROXIMATE_FROM", 3000)
+    vectors = _unit_rows(np.random.default_rng(19).normal(size=(4000, 16)))
+    store = VectorStore(16, crowded=False)
+    store.add("ticket", np.arange(first_id, first_id + 4000), vectors)
+    store.add("article", np.arange(first_id, first_id + articles), vectors[:articles])
+    return store, vectors
 
 
 def test_feedback_moves_a_query_vector_toward_its_best_chunks_by_their_scores() -> None:
