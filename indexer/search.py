@@ -38,9 +38,9 @@ from kb.visibility import Viewer
 # cost banking77 0.7 points of hit@1 (only stackfaq gained, 0.4 points of MRR@10).
 # `dense_zh` and `dense_extra` (the optional extra model for every text) are crowding-corrected like
 # the primary; with multilingual-e5-small, 1.0 beat 0.5 on both Chinese dev sets (cached embeddings).
-# `feedback` is not a list either: each dense candidate's score gains that weight x its cosine to the
-# best fused chunks (indexer/feedback.py), and the lists are fused again; `casewise eval`'s baselines
-# go without it.
+# `feedback` is not a list either: each dense list's candidates are scored again from the query vector
+# moved that far toward the best fused chunks (indexer/feedback.py) and fused again; `casewise eval`'s
+# baselines go without it.
 FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "dense_zh": 1.0, "dense_extra": 1.0, "keyword": 0.7,
                   "codes": 1.0, "crowding": 0.5, "feedback": 0.3}
 # Keyword lists: an id absent from one that was not cut matched no term (see zscore_fusion).
