@@ -200,7 +200,7 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
     kinds = [kind for kind in ("ticket", "article") if any(kind in ask.kinds for ask in asks)]
     crowding = weights.get("crowding", 0.0)
     with index.search_lock:
-        dense = {kind: _dense_lists(index, queries, [_dense_depth(ask, weights) for ask in asks], kind, crowding)
+        dense = {kind: _dense_lists(index, queries, [dense_depth(ask.candidates, weights) for ask in asks], kind, crowding)
                  for kind in kinds}
         keyword = [_keyword_lists_of_kinds(index, query.terms, query.codes, ask, weights)
                    for query, ask in zip(queries, asks, strict=True)]
@@ -279,7 +279,7 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],
     """
     share = latin_share(ask.text)
     spaces = [space for space in index.spaces if weights.get(space.name) and space.reads(share)]
-    crowding, depth = weights.get("crowding", 0.0), _dense_depth(ask, weights)
+    crowding, depth = weights.get("crowding", 0.0), dense_depth(ask.candidates, weights)
     terms, codes = index_terms(ask.text), _codes(ask.text)
     with index.search_lock:  # held until every helper task is done: they read the index
         others = sorted(spaces[1:], key=lambda space: space.embedder.query_ms, reverse=True)
@@ -387,10 +387,10 @@ def _fused(lists: Mapping[str, list[tuple[int, float]]], query: Query, candidate
     return zscore_ranking(cut, _language_weights(weights, query.latin_share), candidates, SPARSE_LISTS), similarity
 
 
-def _dense_depth(ask: Ask, weights: Mapping[str, float]) -> int:
-    """How many nearest chunks each dense list takes: its candidates, and `FEEDBACK_DEPTH` times as many
-    with feedback, which may lift some of those below into the candidates."""
-    return ask.candidates * (FEEDBACK_DEPTH if weights.get("feedback") else 1)
+def dense_depth(candidates: int, weights: Mapping[str, float]) -> int:
+    """How many nearest chunks each dense list takes for a fusion of `candidates`: as many, and
+    `FEEDBACK_DEPTH` times as many with feedback, which may lift some of those below into the candidates."""
+    return candidates * (FEEDBACK_DEPTH if weights.get("feedback") else 1)
 
 
 def _hits_of_kind(
