@@ -138,12 +138,12 @@ class VectorStore:
         except RuntimeError:  # FAISS raises for an id it does not hold: look them up one by one
             pass
         found, rows = [], []
-        for chunk_id in ids:
+        for chunk_id in keys.tolist():
             try:
-                rows.append(index.reconstruct(int(chunk_id)))
-            except RuntimeError:  # FAISS raises for an id it does not hold
+                rows.append(index.reconstruct(chunk_id))
+            except RuntimeError:
                 continue
-            found.append(int(chunk_id))
+            found.append(chunk_id)
         return found, np.array(rows, dtype=np.float32).reshape(len(rows), self.dim)
 
     def cosines(self, kind: str, vector: np.ndarray, ids: Sequence[int], found_from: np.ndarray) -> np.ndarray:
