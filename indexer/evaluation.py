@@ -126,8 +126,8 @@ class EvalInstance:
         self.database.close()
 
 
+# the weights of each baseline; Casewise itself is fused with the weights `evaluate` is given
 SYSTEMS: dict[str, Mapping[str, float]] = {
-    "casewise": FUSION_WEIGHTS,
     "bm25": {"keyword": 1.0},
     "dense": {"dense": 1.0},
     "dense_extra": {"dense_extra": 1.0},
@@ -137,20 +137,23 @@ SYSTEMS: dict[str, Mapping[str, float]] = {
 def evaluate(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
     english: Embedder | None = None, extra: Embedder | None = None, chinese: Embedder | None = None,
+    weights: Mapping[str, float] = FUSION_WEIGHTS,
 ) -> dict[str, dict[str, float]]:
-    """Metrics per system: Casewise (first embedder and the companions), BM25 alone, and each model alone."""
-    return {system: metrics(ranking, eval_set.qrels)
-            for system, ranking in system_rankings(eval_set, embedders, progress, english, extra, chinese).items()}
+    """Metrics per system: Casewise (first embedder and the companions, fused with `weights`), BM25 alone,
+    and each model alone."""
+    rankings = system_rankings(eval_set, embedders, progress, english, extra, chinese, weights)
+    return {system: metrics(ranking, eval_set.qrels) for system, ranking in rankings.items()}
 
 
 def system_rankings(
     eval_set: EvalSet, embedders: list[Embedder], progress: Callable[[str, int, int], None] | None = None,
     english: Embedder | None = None, extra: Embedder | None = None, chinese: Embedder | None = None,
+    weights: Mapping[str, float] = FUSION_WEIGHTS,
 ) -> dict[str, dict[str, list[str]]]:
     """Top-10 doc ids per query for each system: Casewise, BM25 alone, each model alone.
 
-    The first embedder (with `english`, `extra` and `chinese`, if given) makes up Casewise; the others
-    are baselines.
+    The first embedder (with `english`, `extra` and `chinese`, if given) makes up Casewise, fused with
+    `weights`; the others are baselines.
     """
     results: dict[str, dict[str, list[str]]] = {}
     for position, (embedder, companions) in enumerate(_instances(embedders, english, extra, chinese)):
@@ -160,8 +163,8 @@ def system_rankings(
             instance = EvalInstance(eval_set, embedder, Path(workdir), step, *companions)
             try:
                 _, extra_of_this, _ = companions
-                for system, weights in _systems_for(position, embedder, extra_of_this).items():
-                    results[system] = _run(instance, eval_set, weights, system, progress)
+                for system, used in _systems_for(position, embedder, extra_of_this, weights).items():
+                    results[system] = _run(instance, eval_set, used, system, progress)
             finally:
                 instance.close()
     return results
@@ -179,10 +182,11 @@ def _instances(embedders: list[Embedder], english: Embedder | None, extra: Embed
     return [(embedders[0], (english, extra, chinese))] + [(model, alone) for model in baselines]
 
 
-def _systems_for(position: int, embedder: Embedder, extra: Embedder | None) -> dict[str, Mapping[str, float]]:
+def _systems_for(position: int, embedder: Embedder, extra: Embedder | None,
+                 casewise: Mapping[str, float]) -> dict[str, Mapping[str, float]]:
     systems = {f"dense:{embedder.name}": SYSTEMS["dense"]}
     if position == 0:
-        systems = {"casewise": SYSTEMS["casewise"], "bm25": SYSTEMS["bm25"], **systems}
+        systems = {"casewise": casewise, "bm25": SYSTEMS["bm25"], **systems}
     if extra is not None:  # the extra model reads every text in Casewise's own index already
         systems[f"dense:{extra.name}"] = SYSTEMS["dense_extra"]
     return systems

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+FEEDBACK_WEIGHT = 0.3  # the default; CASEWISE_FEEDBACK_WEIGHT sets it for a server
 FEEDBACK_CHUNKS = 3
 FEEDBACK_DEPTH = 2
 

@@ -14,7 +14,7 @@ import numpy as np
 import sqlite_utils
 
 from indexer.analysis import CODE, highlight_terms, index_terms, latin_share, normalise
-from indexer.feedback import FEEDBACK_CHUNKS, FEEDBACK_DEPTH, moved_vector
+from indexer.feedback import FEEDBACK_CHUNKS, FEEDBACK_DEPTH, FEEDBACK_WEIGHT, moved_vector
 from indexer.fusion import zscore_ranking
 from indexer.highlight import make_snippet
 from indexer.index import DenseSpace, SearchIndex
@@ -40,12 +40,19 @@ from kb.visibility import Viewer
 # the primary; with multilingual-e5-small, 1.0 beat 0.5 on both Chinese dev sets (cached embeddings).
 # `feedback` is not a list either: each dense list's candidates are scored again from the query vector
 # moved that far toward the best fused chunks (indexer/feedback.py) and fused again; `casewise eval`'s
-# baselines go without it.
+# baselines go without it; a server's weight is the CASEWISE_FEEDBACK_WEIGHT setting (`fusion_weights`).
 FUSION_WEIGHTS = {"dense": 1.0, "dense_en": 2.0, "dense_zh": 1.0, "dense_extra": 1.0, "keyword": 0.7,
-                  "codes": 1.0, "crowding": 0.5, "feedback": 0.3}
+                  "codes": 1.0, "crowding": 0.5, "feedback": FEEDBACK_WEIGHT}
 # Keyword lists: an id absent from one that was not cut matched no term (see zscore_fusion).
 SPARSE_LISTS = frozenset({"keyword", "codes"})
 MIN_CANDIDATES = 100
+
+
+def fusion_weights(feedback: float) -> dict[str, float]:
+    """FUSION_WEIGHTS with the given `feedback` weight (0: off, one fusion and dense lists half as deep)."""
+    if not 0.0 <= feedback <= 1.0:
+        raise ValueError(f"feedback weight {feedback} is outside 0..1")
+    return {**FUSION_WEIGHTS, "feedback": feedback}
 
 
 @dataclass(frozen=True)

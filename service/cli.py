@@ -21,7 +21,7 @@ from kb.visibility import DEFAULT_VIEWER
 from service import cli_users
 from service.cli_common import console, out, user_errors
 from service.runtime import Runtime, desk_rules, open_database, open_runtime
-from service.settings import MAX_WORKERS, Settings, cpu_cores, describe_settings
+from service.settings import MAX_WORKERS, Settings, cpu_cores, describe_settings, settings_problems
 
 app = typer.Typer(
     help="Casewise: support desk with bilingual knowledge-base search.\n\n"
@@ -30,6 +30,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 ACTOR = "cli"
+
+
+@app.callback()
+def _settings_are_valid() -> None:
+    """Refuse to run any command with a setting out of range, naming it (exit 2), before any work."""
+    from pydantic import ValidationError
+
+    try:
+        Settings()
+    except ValidationError as error:
+        console.print(f"error: invalid settings\n{settings_problems(error)}", style="red", highlight=False,
+                      markup=False)
+        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -153,7 +166,7 @@ def search(
     with user_errors():
         runtime = _open_with_progress(settings)
     try:
-        found = suggest(runtime.index, text, k, DEFAULT_VIEWER)
+        found = suggest(runtime.index, text, k, DEFAULT_VIEWER, runtime.weights)
     finally:
         runtime.close()
     out.print("[bold]Similar cases[/bold]")
@@ -175,6 +188,7 @@ def eval_command(
 ) -> None:
     """Evaluate Casewise retrieval and its baselines (BM25 alone, each dense model alone)."""
     from indexer.evaluation import evaluate, load_eval_set
+    from indexer.search import fusion_weights
     from service.runtime import open_chinese_embedder, open_embedder, open_english_embedder, open_extra_embedder
 
     settings = Settings()
@@ -192,7 +206,8 @@ def eval_command(
                 bar.update(tasks[label], advance=done)
 
             results = evaluate(eval_set, embedders, advance, open_english_embedder(settings),
-                               open_extra_embedder(settings), open_chinese_embedder(settings))
+                               open_extra_embedder(settings), open_chinese_embedder(settings),
+                               fusion_weights(settings.feedback_weight))
     if as_json:
         out.print_json(json.dumps({"dataset": str(folder), "queries": len(eval_set.queries), "systems": results}))
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from indexer.analysis import warm_up
 from indexer.embedder import Embedder, cpu_has_bf16
 from indexer.index import Progress, SearchIndex
+from indexer.search import fusion_weights
 from indexer.vector_store import single_threaded_vector_search
 from kb.calendar import parse_calendar
 from kb.db import Database
@@ -32,6 +33,7 @@ class Runtime:
     index: SearchIndex
     search_pool: ThreadPoolExecutor = field(init=False)
     search_helpers: ThreadPoolExecutor = field(init=False)
+    weights: Mapping[str, float] = field(init=False)
     suggester: SuggestBatcher = field(init=False)
     rules: DeskRules = field(init=False)
     suggest_limiter: RateLimiter = field(init=False)
@@ -44,7 +46,9 @@ class Runtime:
         # (indexer.search.suggest_many)
         self.search_helpers = ThreadPoolExecutor(self.settings.search_threads, "casewise-search-helper",
                                                  initializer=one_thread_per_search)
-        self.suggester = SuggestBatcher(self.index, self.search_pool, helper=self.search_helpers)
+        self.weights = fusion_weights(self.settings.feedback_weight)
+        self.suggester = SuggestBatcher(self.index, self.search_pool, helper=self.search_helpers,
+                                        weights=self.weights)
         self.rules = desk_rules(self.settings)
         self.suggest_limiter = RateLimiter(self.settings.suggest_rate_per_minute, "CASEWISE_SUGGEST_RATE_PER_MINUTE")
         self.token_cache = TokenCache(self.settings.token_cache_seconds)

@@ -20,14 +20,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from starlette.exceptions import HTTPException
 
 from indexer.index import SearchIndex
-from indexer.search import Ask, Suggestions, suggest_many
+from indexer.search import FUSION_WEIGHTS, Ask, Suggestions, suggest_many
 from kb.visibility import Viewer
 
 log = logging.getLogger("casewise.search")
@@ -41,9 +41,11 @@ class SuggestBatcher:
     """Queues suggestion queries; each task on the search pool answers every query waiting (up to `max_batch`)."""
 
     def __init__(self, index: SearchIndex, pool: ThreadPoolExecutor, max_batch: int = MAX_BATCH,
-                 helper: ThreadPoolExecutor | None = None) -> None:
-        """`helper`: threads that take part of a lone query's work (its vector search, its other models)."""
+                 helper: ThreadPoolExecutor | None = None, weights: Mapping[str, float] = FUSION_WEIGHTS) -> None:
+        """`helper`: threads that take part of a lone query's work (its vector search, its other models);
+        `weights`: the fusion weights (indexer.search.fusion_weights)."""
         self._index = index
+        self._weights = weights
         self._pool = pool
         self._max_batch = max_batch
         self._helper = helper
@@ -134,7 +136,7 @@ class SuggestBatcher:
     def _outcomes(self, asks: list[Ask], helper: ThreadPoolExecutor | None) -> list[Suggestions | Exception]:
         """Each ask's suggestions, or the error it alone raised: a failed batch is answered query by query."""
         try:
-            return list(suggest_many(self._index, asks, helper=helper))
+            return list(suggest_many(self._index, asks, self._weights, helper=helper))
         except Exception as error:
             if len(asks) == 1:
                 return [error]

@@ -73,6 +73,14 @@ def test_bad_input_exits_2_with_a_message_and_writes_nothing(tmp_path: Path) -> 
     assert result.returncode == 2 and "not valid UTF-8" in result.stderr
 
 
+def test_a_setting_out_of_range_is_named_and_nothing_runs(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CASEWISE_FEEDBACK_WEIGHT", "2")
+    result = run(tmp_path, "init", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "CASEWISE_FEEDBACK_WEIGHT='2': Input should be less than or equal to 1" in result.stderr
+    assert not (tmp_path / "casewise.db").exists()
+
+
 def _many_tickets(path: Path, count: int) -> None:
     topics = ["打印机卡纸 E-1023", "VPN 掉线 error 812", "Outlook 密码框", "ERP 报销单审批卡住", "蓝屏 0x0000007B"]
     with path.open("w", encoding="utf-8") as handle:

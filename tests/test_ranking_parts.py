@@ -475,6 +475,7 @@ def test_evaluation_runs_each_companion_model_alone_as_a_baseline() -> None:
     from types import SimpleNamespace
 
     from indexer.evaluation import SYSTEMS, _instances, _systems_for
+    from indexer.search import fusion_weights
 
     primary, english, extra, chinese, other = (SimpleNamespace(name=n) for n in ("use", "minilm", "e5", "bge-zh",
                                                                                  "gte"))
@@ -482,8 +483,10 @@ def test_evaluation_runs_each_companion_model_alone_as_a_baseline() -> None:
     assert [(model.name, companions) for model, companions in instances] == [
         ("use", (english, extra, chinese)), ("minilm", (None, None, None)), ("bge-zh", (None, None, None)),
         ("gte", (None, None, None))]
-    systems = _systems_for(0, primary, extra)
+    casewise = fusion_weights(0.0)
+    systems = _systems_for(0, primary, extra, casewise)
     assert list(systems) == ["casewise", "bm25", "dense:use", "dense:e5"]
+    assert systems["casewise"] is casewise
     assert systems["dense:e5"] == SYSTEMS["dense_extra"] == {"dense_extra": 1.0}
-    assert [list(_systems_for(position, model, companions[1])) for position, (model, companions)
+    assert [list(_systems_for(position, model, companions[1], casewise)) for position, (model, companions)
             in enumerate(instances)][1:] == [["dense:minilm"], ["dense:bge-zh"], ["dense:gte"]]

@@ -321,3 +321,37 @@ def _assert_answered_as_by_suggest(index: SearchIndex, answer, text: str, k: int
     assert [(h.kind, h.chunk_id) for h in answer.cases + answer.articles] == \
            [(h.kind, h.chunk_id) for h in alone.cases + alone.articles]
     assert np.allclose([h.score for h in answer.articles], [h.score for h in alone.articles], atol=1e-6)
+
+
+def test_the_feedback_setting_weighs_what_the_server_suggests(tmp_path: Path, embedder, monkeypatch) -> None:
+    """CASEWISE_FEEDBACK_WEIGHT reaches the suggestions a server answers: 0 turns feedback off; out of 0..1 is refused."""
+    from indexer.search import FUSION_WEIGHTS, fusion_weights
+    from service.runtime import open_database, open_runtime
+    from service.settings import Settings
+
+    monkeypatch.setenv("CASEWISE_FEEDBACK_WEIGHT", "0")
+    settings = Settings(data_dir=tmp_path / "data", english_embedding_model="", chinese_embedding_model="")
+    database = open_database(settings)
+    import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
+    import_article_folder(database, FIXTURES / "articles", "test")
+    database.close()
+    runtime = open_runtime(settings, embedder_factory=lambda _: embedder)
+    try:
+        assert runtime.weights == {**FUSION_WEIGHTS, "feedback": 0.0} == fusion_weights(0.0)
+        off_scores, on_scores = [], []
+        for text, k, viewer in QUERIES:
+            answer = runtime.suggester.answer(text, k, viewer, timeout=60)
+            off, on = (suggest(runtime.index, text, k, viewer, weights) for weights in (runtime.weights, FUSION_WEIGHTS))
+            assert [(h.kind, h.chunk_id) for h in answer.cases + answer.articles] == \
+                   [(h.kind, h.chunk_id) for h in off.cases + off.articles]
+            off_scores += [h.score for h in off.articles]
+            on_scores += [h.score for h in on.articles]
+            assert np.allclose([h.score for h in answer.articles], [h.score for h in off.articles], atol=1e-6)
+        assert not np.allclose(off_scores, on_scores, atol=1e-6)  # the setting changed something
+    finally:
+        runtime.close()
+    with pytest.raises(ValueError, match="outside 0..1"):
+        fusion_weights(1.5)
+    monkeypatch.setenv("CASEWISE_FEEDBACK_WEIGHT", "1.5")
+    with pytest.raises(ValueError, match="feedback_weight"):
+        Settings(data_dir=tmp_path / "data")

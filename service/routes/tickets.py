@@ -49,7 +49,8 @@ async def create_ticket(body: TicketCreate, runtime: RuntimeDep, viewer: ViewerD
     """Register a ticket; Casewise proposes category, priority and team from the nearest resolved cases."""
     text = f"{body.title}\n{body.description or ''}"
     loop = asyncio.get_running_loop()
-    proposal = await loop.run_in_executor(runtime.search_pool, triage_proposal, runtime.index, text)
+    proposal = await loop.run_in_executor(runtime.search_pool, triage_proposal, runtime.index, text,
+                                          runtime.weights)
     fields, now = _fields(body), utc_now()
 
     shown = [s["id"] for s in body.shown_suggestions or [] if s.get("kind") == "article" and isinstance(s.get("id"), int)]
