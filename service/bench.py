@@ -442,6 +442,12 @@ def run_suggest_bench(settings: Settings, tickets: int, article_copies: int, cli
     return {
         "corpus": {"tickets": tickets, "article_copies": article_copies},
         "server_workers": settings.workers,
+        # what the figures depend on besides the machine
+        "served_with": {"embedding_model": settings.embedding_model,
+                        "english_embedding_model": settings.english_embedding_model,
+                        "chinese_embedding_model": settings.chinese_embedding_model,
+                        "extra_embedding_model": settings.extra_embedding_model,
+                        "feedback_weight": settings.feedback_weight},
         "build": build,
         "bare_encode_ms": bare_summary,
         "single_client_ms": single_summary,
