@@ -74,8 +74,8 @@ class Settings(BaseSettings):
         FEEDBACK_WEIGHT, ge=0, le=1, description=(
             "Pseudo-relevance feedback in suggestions: each model's query vector is moved this far toward the "
             "best chunks of a first ranking and the candidates are ranked again. It raised Chinese recall@10 "
-            "by 0.5-0.7 points on the dev sets and costs a busy server about a tenth of its suggestions per "
-            "second (README: How it works). 0: off."
+            "by 0.5-0.7 points on the dev sets and costs a busy server 12-14% of its suggestions per second "
+            "(README: Speed, session 18). 0: off."
         ),
     )
     ticket_prefix: str = Field(
