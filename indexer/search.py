@@ -207,8 +207,8 @@ def fused_rankings_many(index: SearchIndex, queries: Sequence[Query], asks: Sequ
     kinds = [kind for kind in ("ticket", "article") if any(kind in ask.kinds for ask in asks)]
     crowding = weights.get("crowding", 0.0)
     with index.search_lock:
-        dense = {kind: _dense_lists(index, queries, [dense_depth(ask.candidates, weights) for ask in asks], kind, crowding)
-                 for kind in kinds}
+        depths = [dense_depth(ask.candidates, weights) for ask in asks]
+        dense = {kind: _dense_lists(index, queries, depths, kind, crowding) for kind in kinds}
         keyword = [_keyword_lists_of_kinds(index, query.terms, query.codes, ask, weights)
                    for query, ask in zip(queries, asks, strict=True)]
         # the similarity shown with a hit is the plain cosine of the primary space
@@ -304,7 +304,8 @@ def _rankings_alone(index: SearchIndex, ask: Ask, weights: Mapping[str, float],
                                             crowding, depth), ask.kinds[-1:]))
             keywords_here = None if keywords_there else _keyword_lists_of_kinds(index, terms, codes, ask, weights,
                                                                                  True)
-            here = [_search_space(spaces[0], ask, kinds_here, vectors[spaces[0].name], crowding, depth)] if spaces else []
+            here = ([_search_space(spaces[0], ask, kinds_here, vectors[spaces[0].name], crowding, depth)]
+                    if spaces else [])
             here += [_search_space(space, ask, ask.kinds, None, crowding, depth) for space in others[1:]]
             keywords = keywords_there.result() if keywords_there else keywords_here
             found = {kind: here + [task.result() for task, kinds in there if kind in kinds] for kind in ask.kinds}

@@ -324,7 +324,8 @@ def _assert_answered_as_by_suggest(index: SearchIndex, answer, text: str, k: int
 
 
 def test_the_feedback_setting_weighs_what_the_server_suggests(tmp_path: Path, embedder, monkeypatch) -> None:
-    """CASEWISE_FEEDBACK_WEIGHT reaches the suggestions a server answers: 0 turns feedback off; out of 0..1 is refused."""
+    """CASEWISE_FEEDBACK_WEIGHT reaches the suggestions a server answers: 0 turns feedback off; out of 0..1
+    is refused."""
     from indexer.search import FUSION_WEIGHTS, fusion_weights
     from service.runtime import open_database, open_runtime
     from service.settings import Settings
@@ -341,7 +342,8 @@ def test_the_feedback_setting_weighs_what_the_server_suggests(tmp_path: Path, em
         off_scores, on_scores = [], []
         for text, k, viewer in QUERIES:
             answer = runtime.suggester.answer(text, k, viewer, timeout=60)
-            off, on = (suggest(runtime.index, text, k, viewer, weights) for weights in (runtime.weights, FUSION_WEIGHTS))
+            off, on = (suggest(runtime.index, text, k, viewer, weights)
+                       for weights in (runtime.weights, FUSION_WEIGHTS))
             assert [(h.kind, h.chunk_id) for h in answer.cases + answer.articles] == \
                    [(h.kind, h.chunk_id) for h in off.cases + off.articles]
             off_scores += [h.score for h in off.articles]
