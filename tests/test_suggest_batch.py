@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -151,6 +152,51 @@ def test_a_caller_waiting_past_the_timeout_gets_a_503_and_its_query_is_dropped(i
     assert batches == [1]  # the query given up on was never answered
 
 
+def test_over_http_a_query_is_dropped_when_its_client_leaves_or_its_wait_runs_out(tmp_path: Path, embedder,
+                                                                                  monkeypatch) -> None:
+    """A real server: while its one search thread is busy, a query whose client disconnects (a page that
+    sent a newer one) is dropped, and one waiting past CASEWISE_QUERY_TIMEOUT_SECONDS gets a 503; neither
+    is ever run, and the next query is answered."""
+    import httpx
+
+    from service.app import create_app
+    from service.runtime import open_database, open_runtime
+    from service.settings import Settings
+    from tests.conftest import make_account
+    from tests.server import running_server
+
+    settings = Settings(data_dir=tmp_path / "data", english_embedding_model="", chinese_embedding_model="",
+                        max_concurrent_encodes=1, query_timeout_seconds=3.0)
+    database = open_database(settings)
+    import_ticket_file(database, FIXTURES / "tickets.jsonl", "test", "CW")
+    headers = make_account(database, "agent1", "agent")
+    database.close()
+    runtime = open_runtime(settings, embedder_factory=lambda _: embedder)
+    batches = _record_batch_sizes(monkeypatch)
+    release = _hold(runtime.search_pool)
+    try:
+        with running_server(create_app(settings, runtime)) as url:
+            def ask(title: str, timeout: float) -> httpx.Response:
+                return httpx.post(f"{url}/api/v1/suggest", json={"title": title}, headers=headers, timeout=timeout)
+
+            with pytest.raises(httpx.ReadTimeout):
+                ask("VPN keeps disconnecting", timeout=0.3)  # the client gives up and closes the connection
+            (_, gone), = runtime.suggester._waiting
+            assert _soon(gone.cancelled, seconds=2)  # dropped long before its 3 s were up
+            refused = ask("打印机连不上网络", timeout=30)
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+            assert "CASEWISE_QUERY_TIMEOUT_SECONDS" in refused.json()["detail"]
+            (_, first), (_, late) = runtime.suggester._waiting
+            assert first is gone and _soon(late.cancelled, seconds=1)  # cancelled as the 503 goes out
+            release.set()
+            answered = ask("outlook cannot send mail", timeout=30)
+            assert answered.status_code == 200 and answered.json()["cases"]
+    finally:
+        release.set()
+        runtime.close()
+    assert batches == [1]  # only the last query was run
+
+
 def test_a_lone_query_on_an_idle_server_shares_its_work_with_a_helper_thread(index: SearchIndex,
                                                                            monkeypatch) -> None:
     """The helper scores the keywords, and searches the articles' vectors when the ask sees tickets too;
@@ -281,6 +327,16 @@ def _record_work_threads(monkeypatch) -> list[tuple[str, str]]:
     monkeypatch.setattr(VectorStore, "search_many", recording_vectors)
     monkeypatch.setattr(search, "_keyword_lists_of_kinds", recording_keywords)
     return work
+
+
+def _soon(condition: Callable[[], bool], seconds: float) -> bool:
+    """Whether `condition` holds within `seconds` (checked every 10 ms)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def _hold(pool: ThreadPoolExecutor) -> threading.Event:

@@ -124,6 +124,39 @@ def test_stale_answers_never_overwrite_newer_ones(served, browser) -> None:
     page.context.close()
 
 
+def test_typing_on_cancels_the_request_still_on_its_way(served, browser) -> None:
+    """The page aborts a suggestion request once a newer one is sent (a server still holding its query
+    drops it), and shows no error for it."""
+    url, _ = served
+    page = signed_in(browser, url, "gu.ling")
+    page.goto("/tickets/new")
+    held, failed = [], []
+
+    def hold_the_first(route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)  # never answered: still on its way when the user types on
+
+    page.route("**/api/v1/suggest", hold_the_first)
+    page.on("requestfailed", lambda request: failed.append((json.loads(request.post_data)["title"], request.failure)))
+    page.type("#title", "VPN", delay=0)
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the first suggestion request was never sent"
+    page.fill("#title", "打印机卡纸")
+    page.dispatch_event("#title", "input")
+    page.wait_for_function("document.getElementById('suggestion-list').dataset.query === '打印机卡纸'",
+                           timeout=20_000)
+    page.wait_for_timeout(200)
+    assert failed == [("VPN", "net::ERR_ABORTED")]
+    assert page.locator("#suggestion-status").inner_text() == ""
+    assert page.locator("#suggestion-list li[role=option]").count() > 0
+    page.context.close()
+
+
 def test_deflection_click_is_recorded(served, browser) -> None:
     url, runtime = served
     page = signed_in(browser, url, "zhang.lin")

@@ -6,10 +6,10 @@ import asyncio
 import os
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
 
 from indexer.markdown import render_html
-from indexer.search import Hit
+from indexer.search import Hit, Suggestions
 from kb.errors import InvalidInput
 from service.deps import RuntimeDep, SettingsDep, ViewerDep
 from service.schemas import (
@@ -38,10 +38,17 @@ def healthz(runtime: RuntimeDep) -> Health:
                   vectors=counts, pending_outbox=index.pending_outbox(), pid=os.getpid())
 
 
+# nginx's code for "client closed the request": only the access log sees it
+CLIENT_GONE = 499
+
+
 @router.post("/api/v1/suggest", response_model=SuggestResponse, responses=TIMEOUT, tags=["search"])
-async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: SettingsDep,
+async def suggest_route(body: SuggestRequest, request: Request, runtime: RuntimeDep, settings: SettingsDep,
                         viewer: ViewerDep) -> SuggestResponse:
-    """Similar resolved cases and the best section of matching articles for a problem text."""
+    """Similar resolved cases and the best section of matching articles for a problem text.
+
+    A query whose client disconnects before a search thread takes it up (a page that sent a newer
+    one while the user typed on) is dropped unanswered."""
     text = f"{body.title}\n{body.description}".strip()
     if not text:
         raise InvalidInput("title and description are both empty; type a few words of the problem")
@@ -58,10 +65,7 @@ async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: Set
     # a few search threads (not one per request fighting over the GIL and the cores); queries
     # waiting for one are answered together (service/suggest_batch.py)
     search = asyncio.wrap_future(runtime.suggester.submit(text, k, viewer))
-    try:
-        found = await asyncio.wait_for(search, timeout=settings.query_timeout_seconds)
-    except TimeoutError:
-        raise timed_out(settings.query_timeout_seconds) from None
+    found = await _answer_while_connected(request, search, settings.query_timeout_seconds)
     took = (time.perf_counter() - started) * 1000
     return SuggestResponse(cases=[_case(h) for h in found.cases],
                            articles=[_article(h) for h in found.articles], took_ms=round(took, 2))
@@ -71,6 +75,29 @@ async def suggest_route(body: SuggestRequest, runtime: RuntimeDep, settings: Set
 def preview(body: PreviewRequest, viewer: ViewerDep) -> PreviewResponse:
     """Markdown rendered exactly as an article page renders it (raw HTML shown as text, unsafe links dropped)."""
     return PreviewResponse(html=render_html(body.markdown))
+
+
+async def _answer_while_connected(request: Request, search: asyncio.Future[Suggestions],
+                                  timeout: float) -> Suggestions:
+    """The search's result. If the client disconnects first, or `timeout` seconds pass, the search is
+    cancelled (a query not yet started is then never run) and the answer is 499 or 503."""
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({search, gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        search.cancel()  # nothing once answered; a query still waiting for a search thread is dropped
+    if not search.cancelled():
+        return search.result()
+    if gone.done() and not gone.cancelled():
+        raise HTTPException(CLIENT_GONE, "the client closed the connection before its query was answered")
+    raise timed_out(timeout)
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client disconnects (the body is read already, so the server only reports that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _case(hit: Hit) -> CaseHit:

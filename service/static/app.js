@@ -5,9 +5,10 @@ const Casewise = (() => {
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
   const t = (key) => messages[key] || key;
 
-  async function api(method, path, body) {
+  // `signal`: an AbortSignal that cancels the call (the promise then rejects with an AbortError)
+  async function api(method, path, body, signal) {
     const response = await fetch(path, {
-      method, credentials: "same-origin",
+      method, credentials: "same-origin", signal,
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
       body: body === undefined ? undefined : JSON.stringify(body),
     });

@@ -9,6 +9,7 @@
   const list = document.getElementById("suggestion-list");
   const status = document.getElementById("suggestion-status");
   let latest = 0;          // sequence number of the newest request sent
+  let inFlight = null;     // AbortController of the request on its way, cancelled by a newer one
   let shown = [];          // what the list shows now (sent along with the ticket)
   let selected = -1;
   let typedAt = 0;
@@ -19,14 +20,22 @@
   async function refresh() {
     const text = query();
     const seq = ++latest;
+    // the older answer is no longer wanted: a server still holding its query drops it unanswered,
+    // and the browser's few connections per server stay free for the newest one
+    if (inFlight) inFlight.abort();
+    inFlight = null;
     if (!text) { render([], [], ""); status.textContent = t("sugg.empty"); return; }
     status.textContent = t("sugg.loading");
+    const controller = inFlight = new AbortController();
     try {
-      const found = await api("POST", "/api/v1/suggest", { title: title.value, description: description.value, k: 5 });
+      const body = { title: title.value, description: description.value, k: 5 };
+      const found = await api("POST", "/api/v1/suggest", body, controller.signal);
       if (seq !== latest) return; // a newer request is on its way: never let an old answer overwrite it
       render(found.articles, found.cases, text);
     } catch (error) {
-      if (seq === latest) status.textContent = `${t("sugg.error")}: ${error.message}`;
+      if (seq === latest && error.name !== "AbortError") status.textContent = `${t("sugg.error")}: ${error.message}`;
+    } finally {
+      if (inFlight === controller) inFlight = null;
     }
   }
 
