@@ -68,6 +68,10 @@ class Health(BaseModel):
     vectors: dict[str, int] = Field(description="Vectors per kind (and per kind:space for the English model).")
     pending_outbox: int
     pid: int = Field(description="The server process that answered (one of several with CASEWISE_WORKERS > 1).")
+    suggestions_dropped: int = Field(
+        0, description="Suggestion queries this process dropped unanswered since it started: their client "
+                       "disconnected, or they waited past CASEWISE_QUERY_TIMEOUT_SECONDS, before a search thread "
+                       "took them up.")
 
 
 class ErrorBody(BaseModel):

@@ -54,6 +54,7 @@ class SuggestBatcher:
         self._arrived = threading.Condition(self._lock)
         self._expected = 0  # queries the next batch waits for, briefly (see _gather)
         self._busy = 0  # search threads answering a batch now
+        self.dropped = 0  # queries cancelled before a search thread took them up (the client left, or timed out)
         # whether other requests are in flight in the server (set by the app when it runs several processes)
         self.server_busy: Callable[[], bool] = lambda: False
 
@@ -91,6 +92,8 @@ class SuggestBatcher:
             helper = self._helper if alone else None
         try:
             started = [(ask, future) for ask, future in batch if future.set_running_or_notify_cancel()]
+            with self._lock:
+                self.dropped += len(batch) - len(started)
             if started:
                 outcomes = self._outcomes([ask for ask, _ in started], helper)
                 self._expect_back(len(started))

@@ -191,6 +191,7 @@ def test_over_http_a_query_is_dropped_when_its_client_leaves_or_its_wait_runs_ou
             release.set()
             answered = ask("outlook cannot send mail", timeout=30)
             assert answered.status_code == 200 and answered.json()["cases"]
+            assert httpx.get(f"{url}/healthz").json()["suggestions_dropped"] == 2
     finally:
         release.set()
         runtime.close()

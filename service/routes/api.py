@@ -30,15 +30,17 @@ TIMEOUT = {503: {"model": ErrorBody, "description": "The query ran past CASEWISE
 
 @router.get("/healthz", response_model=Health, tags=["ops"])
 def healthz(runtime: RuntimeDep) -> Health:
-    """Liveness: the models in use, vectors held per kind and space, outbox rows not yet indexed."""
+    """Liveness: the models in use, vectors held per kind and space, outbox rows not yet indexed, and
+    suggestion queries this process dropped unanswered."""
     index = runtime.index
     counts = {(kind if space.name == "dense" else f"{kind}:{space.name}"): space.store.count(kind)
               for space in index.spaces for kind in ("ticket", "article")}
     return Health(status="ok", model=index.embedder.name, models=[s.embedder.name for s in index.spaces],
-                  vectors=counts, pending_outbox=index.pending_outbox(), pid=os.getpid())
+                  vectors=counts, pending_outbox=index.pending_outbox(), pid=os.getpid(),
+                  suggestions_dropped=runtime.suggester.dropped)
 
 
-# nginx's code for "client closed the request": only the access log sees it
+# nginx's code for "client closed the request"; nobody receives it (uvicorn neither sends nor logs it)
 CLIENT_GONE = 499
 
 
