@@ -141,7 +141,8 @@ def main() -> None:
         server.terminate()
         server.wait(60)
     finals = tally.final_ms
-    figures = {**tally.counts, "dropped_by_server": dropped, "typists": args.typists, "seconds": args.seconds, "queries_typed": len(finals),
+    figures = {**tally.counts, "dropped_by_server": dropped, "typists": args.typists, "seconds": args.seconds,
+               "queries_typed": len(finals),
                **{f"final_p{p}_ms": round(percentile(finals, p / 100), 1) for p in (50, 95, 99)}}
     print(json.dumps(figures, indent=2))
     if args.output:
