@@ -69,9 +69,9 @@ class Health(BaseModel):
     pending_outbox: int
     pid: int = Field(description="The server process that answered (one of several with CASEWISE_WORKERS > 1).")
     suggestions_dropped: int = Field(
-        0, description="Suggestion queries this process dropped unanswered since it started: their client "
-                       "disconnected, or they waited past CASEWISE_QUERY_TIMEOUT_SECONDS, before a search thread "
-                       "took them up.")
+        description="Suggestion queries this process dropped unanswered since it started: their client "
+                    "disconnected, or they waited past CASEWISE_QUERY_TIMEOUT_SECONDS, before a search thread "
+                    "took them up.")
 
 
 class ErrorBody(BaseModel):

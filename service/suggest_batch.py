@@ -92,8 +92,9 @@ class SuggestBatcher:
             helper = self._helper if alone else None
         try:
             started = [(ask, future) for ask, future in batch if future.set_running_or_notify_cancel()]
-            with self._lock:
-                self.dropped += len(batch) - len(started)
+            if len(started) < len(batch):
+                with self._lock:
+                    self.dropped += len(batch) - len(started)
             if started:
                 outcomes = self._outcomes([ask for ask, _ in started], helper)
                 self._expect_back(len(started))
